@@ -1,0 +1,119 @@
+"""The permission catalogue and the built-in roles of SPEC §1 as sets of permissions.
+
+Permission codes follow Django's ``app_label.action_model`` form so ``user.has_perm`` and the
+access gate (``visible_to(user, action)``) read them directly. Later apps add their codes here.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from django.utils.functional import Promise
+
+from linli.accounts.choices import BuiltinRole, RoleKind
+
+PERMISSIONS: dict[str, Promise] = {
+    "regions.view_regionnode": _("View regions"),
+    "regions.add_regionnode": _("Create regions"),
+    "regions.change_regionnode": _("Rename and move regions"),
+    "regions.retire_regionnode": _("Retire regions"),
+    "regions.export_regionnode": _("Export regions"),
+    "accounts.view_user": _("View accounts"),
+    "accounts.add_user": _("Create accounts"),
+    "accounts.change_user": _("Edit accounts"),
+    "accounts.retire_user": _("Disable accounts"),
+    "accounts.reset_password_user": _("Reset passwords"),
+    "accounts.reveal_user": _("Reveal account personal data"),
+    "accounts.export_user": _("Export accounts"),
+    "accounts.view_role": _("View roles"),
+    "accounts.add_role": _("Create roles"),
+    "accounts.change_role": _("Edit role permissions"),
+    "accounts.assign_role": _("Grant and revoke roles"),
+    "accounts.view_roleassignment": _("View role assignments"),
+    "accounts.view_securitypolicy": _("View security policy"),
+    "accounts.change_securitypolicy": _("Change security policy"),
+    "accounts.add_apitoken": _("Issue API tokens"),
+    "audit.view_auditentry": _("Read the audit trail"),
+    "audit.verify_auditentry": _("Verify the audit trail"),
+    "core.view_dashboard": _("View dashboards"),
+}
+
+# Permissions that only one administrator kind may hold (三员分立). A business role holding one
+# of them would let a single account do two administrators' work.
+ADMIN_ONLY = {
+    RoleKind.SYSTEM_ADMIN: {
+        "accounts.add_user",
+        "accounts.change_user",
+        "accounts.retire_user",
+        "accounts.reset_password_user",
+        "accounts.add_apitoken",
+    },
+    RoleKind.SECURITY_ADMIN: {
+        "accounts.add_role",
+        "accounts.change_role",
+        "accounts.assign_role",
+        "accounts.change_securitypolicy",
+    },
+    RoleKind.AUDIT_ADMIN: {"audit.view_auditentry", "audit.verify_auditentry"},
+}
+
+_REGION_READ = {"regions.view_regionnode", "core.view_dashboard"}
+_REGION_MANAGE = _REGION_READ | {
+    "regions.add_regionnode",
+    "regions.change_regionnode",
+    "regions.retire_regionnode",
+    "regions.export_regionnode",
+}
+
+BUILTIN_ROLES: dict[str, dict[str, object]] = {
+    BuiltinRole.COUNTY_OPERATOR: {
+        "kind": RoleKind.STAFF,
+        "permissions": _REGION_MANAGE | {"accounts.view_user"},
+    },
+    BuiltinRole.SUBDISTRICT_MANAGER: {
+        "kind": RoleKind.STAFF,
+        "permissions": _REGION_MANAGE | {"accounts.view_user"},
+    },
+    BuiltinRole.COMMUNITY_WORKER: {
+        "kind": RoleKind.STAFF,
+        "permissions": _REGION_READ
+        | {"regions.add_regionnode", "regions.change_regionnode", "regions.export_regionnode"},
+    },
+    BuiltinRole.GRID_WORKER: {"kind": RoleKind.STAFF, "permissions": {"regions.view_regionnode"}},
+    BuiltinRole.PROPERTY_STAFF: {"kind": RoleKind.STAFF, "permissions": {"regions.view_regionnode"}},
+    BuiltinRole.DEPARTMENT_HANDLER: {
+        "kind": RoleKind.STAFF,
+        "permissions": {"regions.view_regionnode"},
+    },
+    BuiltinRole.RESIDENT: {"kind": RoleKind.RESIDENT, "permissions": set()},
+    BuiltinRole.INTEGRATION: {"kind": RoleKind.DEVICE, "permissions": {"regions.view_regionnode"}},
+    BuiltinRole.SYSTEM_ADMIN: {
+        "kind": RoleKind.SYSTEM_ADMIN,
+        "permissions": ADMIN_ONLY[RoleKind.SYSTEM_ADMIN]
+        | {"accounts.view_user", "accounts.reveal_user", "regions.view_regionnode"},
+    },
+    BuiltinRole.SECURITY_ADMIN: {
+        "kind": RoleKind.SECURITY_ADMIN,
+        "permissions": ADMIN_ONLY[RoleKind.SECURITY_ADMIN]
+        | {
+            "accounts.view_user",
+            "accounts.view_role",
+            "accounts.view_roleassignment",
+            "accounts.view_securitypolicy",
+            "regions.view_regionnode",
+        },
+        "require_totp": False,
+    },
+    BuiltinRole.AUDIT_ADMIN: {
+        "kind": RoleKind.AUDIT_ADMIN,
+        "permissions": ADMIN_ONLY[RoleKind.AUDIT_ADMIN],
+    },
+}
+
+
+def forbidden_for_kind(kind: str) -> set[str]:
+    """Permissions a role of this kind may not hold: the other administrators' own."""
+    forbidden: set[str] = set()
+    for admin_kind, perms in ADMIN_ONLY.items():
+        if admin_kind != kind:
+            forbidden |= perms
+    return forbidden

@@ -1,0 +1,99 @@
+"""Database-level refusal of UPDATE, DELETE and TRUNCATE on the audit tables.
+
+PostgreSQL: a trigger function raising an error, attached BEFORE UPDATE OR DELETE (per row) and
+BEFORE TRUNCATE (per statement), enabled ALWAYS so it still fires under
+``session_replication_role = replica``. SQLite: BEFORE UPDATE and BEFORE DELETE triggers that
+abort (SQLite has no TRUNCATE; ``DELETE FROM`` fires the trigger).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROTECTED_TABLES = ("audit_auditentry", "audit_auditcheckpoint")
+
+PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION linli_audit_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'linli audit trail is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+"""
+
+
+def _pg_statements(table: str) -> list[str]:
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}",
+        f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+        f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION linli_audit_append_only()",
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION linli_audit_append_only()",
+        f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_no_change",
+        f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_no_truncate",
+    ]
+
+
+def _sqlite_statements(table: str) -> list[str]:
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_no_update",
+        f"DROP TRIGGER IF EXISTS {table}_no_delete",
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+        "BEGIN SELECT RAISE(ABORT, 'linli audit trail is append-only: UPDATE refused'); END",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        "BEGIN SELECT RAISE(ABORT, 'linli audit trail is append-only: DELETE refused'); END",
+    ]
+
+
+def install(connection: Any) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(PG_FUNCTION)
+            for table in PROTECTED_TABLES:
+                for statement in _pg_statements(table):
+                    cursor.execute(statement)
+        elif connection.vendor == "sqlite":
+            for table in PROTECTED_TABLES:
+                for statement in _sqlite_statements(table):
+                    cursor.execute(statement)
+        else:
+            raise RuntimeError(f"audit protection is not written for {connection.vendor}")
+
+
+def suspend_for_test_flush(connection: Any) -> None:
+    """Only the test harness calls this, as a superuser, to empty the test database."""
+    with connection.cursor() as cursor:
+        for table in PROTECTED_TABLES:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            else:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
+                cursor.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
+
+
+def harden_postgres(connection: Any, app_role: str, owner_role: str) -> list[str]:
+    """Give the audit tables a separate owner and leave the app role only SELECT and INSERT."""
+    quote = connection.ops.quote_name
+    done: list[str] = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [owner_role])
+        if cursor.fetchone() is None:
+            cursor.execute(f"CREATE ROLE {quote(owner_role)} NOLOGIN")
+            done.append(f"created role {owner_role}")
+        for table in PROTECTED_TABLES:
+            cursor.execute(f"ALTER TABLE {table} OWNER TO {quote(owner_role)}")
+            cursor.execute(f"REVOKE ALL ON {table} FROM {quote(app_role)}")
+            cursor.execute(f"GRANT SELECT, INSERT ON {table} TO {quote(app_role)}")
+            cursor.execute(
+                "SELECT pg_get_serial_sequence(%s, 'id')",
+                [table],
+            )
+            row = cursor.fetchone()
+            if row and row[0]:
+                cursor.execute(f"ALTER SEQUENCE {row[0]} OWNER TO {quote(owner_role)}")
+                cursor.execute(f"GRANT USAGE, SELECT ON SEQUENCE {row[0]} TO {quote(app_role)}")
+            done.append(f"{table}: owner {owner_role}; {app_role} may only SELECT and INSERT")
+        cursor.execute(f"ALTER FUNCTION linli_audit_append_only() OWNER TO {quote(owner_role)}")
+    return done

@@ -1,0 +1,14 @@
+"""One router for the whole API; each app registers its viewsets in its ``api.py``."""
+
+from rest_framework.routers import DefaultRouter
+
+from linli.accounts import api as accounts_api
+from linli.audit import api as audit_api
+from linli.regions import api as regions_api
+
+router = DefaultRouter()
+regions_api.register(router)
+accounts_api.register(router)
+audit_api.register(router)
+
+urlpatterns = router.urls

@@ -1,0 +1,59 @@
+"""API authentication (the pages' session with CSRF, bearer tokens for systems) and paging.
+
+Kept apart from ``linli.core.api`` because DRF imports these classes from its settings while
+it is itself being imported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import authentication, exceptions, pagination
+from rest_framework.request import Request
+
+from linli.utilities import crypto
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """Pages' session, with CSRF enforced as for any other form post."""
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <token>`` for systems; tokens are stored only as SM3 hashes."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        from linli.accounts.models import ApiToken
+
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(_("Malformed Authorization header."))
+        try:
+            raw = header[1].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise exceptions.AuthenticationFailed(_("Malformed Authorization header.")) from exc
+        token = (
+            ApiToken.objects.select_related("user")
+            .filter(token_hash=crypto.sm3_hex(raw.encode()), revoked_at__isnull=True)
+            .first()
+        )
+        now = timezone.now()
+        if token is None or (token.expires_at and token.expires_at <= now):
+            raise exceptions.AuthenticationFailed(_("The API token is invalid or expired."))
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("The account of this token is disabled."))
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class Pagination(pagination.PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500

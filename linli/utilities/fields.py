@@ -1,0 +1,117 @@
+"""Model fields for personal data: SM4-GCM encrypted text and its HMAC-SM3 blind index.
+
+``EncryptedCharField`` stores only ciphertext; the database never sees the plaintext.
+``BlindIndexField(source="phone", normalizer=...)`` stores a keyed hash of the normalised
+plaintext so exact-match search works without decrypting every row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import models
+
+from linli.utilities import crypto
+
+
+class EncryptedCharField(models.TextField):  # type: ignore[type-arg]
+    """Personal data encrypted at rest with SM4-GCM; reads return plaintext, writes encrypt."""
+
+    description = "SM4-GCM encrypted text"
+    personal = True
+
+    def __init__(self, *args: Any, max_plain_length: int = 255, **kwargs: Any) -> None:
+        self.max_plain_length = max_plain_length
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("default", "")
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        if self.max_plain_length != 255:
+            kwargs["max_plain_length"] = self.max_plain_length
+        return name, path, args, kwargs
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
+        if value is None or value == "":
+            return value
+        return crypto.sm4_decrypt(value)
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return crypto.sm4_encrypt(str(value))
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        # Ciphertexts are randomised: any lookup but isnull would silently match nothing.
+        if lookup_name not in {"isnull", "exact"}:
+            raise NotImplementedError(
+                f"{self.name}: encrypted fields support no '{lookup_name}' lookup; "
+                "search through the blind index instead"
+            )
+        return super().get_lookup(lookup_name)
+
+
+class BlindIndexField(models.CharField):  # type: ignore[type-arg]
+    """HMAC-SM3 of another field's normalised plaintext, filled on every save."""
+
+    description = "HMAC-SM3 blind index"
+
+    def __init__(
+        self,
+        *args: Any,
+        source: str = "",
+        normalizer: Callable[[str], str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.source = source
+        self.normalizer = normalizer
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("default", "")
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("db_index", True)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        for key in ("max_length", "blank", "default", "editable", "db_index"):
+            kwargs.pop(key, None)
+        return name, path, args, kwargs
+
+    def purpose(self) -> str:
+        return f"{self.model._meta.label_lower}.{self.source}"
+
+    def index_for(self, plaintext: str) -> str:
+        value = self.normalizer(plaintext) if self.normalizer else plaintext.strip()
+        return crypto.blind_index(self.purpose(), value) if value else ""
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        plaintext = getattr(model_instance, self.source) or ""
+        value = self.index_for(plaintext)
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+def blind_index_for(model: type[models.Model], field_name: str, plaintext: str) -> str:
+    """The index value to filter by: ``Person.objects.filter(phone_index=blind_index_for(...))``."""
+    field = model._meta.get_field(field_name)
+    if not isinstance(field, BlindIndexField):
+        raise TypeError(f"{model.__name__}.{field_name} is not a blind index")
+    return field.index_for(plaintext)
+
+
+def personal_field_names(model: type[models.Model]) -> set[str]:
+    """Fields whose values are masked in history and audit entries."""
+    return {
+        field.name
+        for field in model._meta.get_fields()
+        if isinstance(field, EncryptedCharField | BlindIndexField)
+        or getattr(field, "personal", False)
+    }
