@@ -2,7 +2,8 @@
 
 Tree (codes are the real Pingyin county codes):
     37 山东省 / 3701 济南市 / 370124 平阴县
-      370124001 榆山街道: community A 370124001022 锦源社区 (grids A1, A2), community B 370124001018 锦东社区 (grid B1)
+      370124001 榆山街道: community A 370124001022 锦源社区 (grids A1, A2),
+                         community B 370124001018 锦东社区 (grid B1)
       370124002 锦水街道: community C 370124002001 玫瑰苑社区 (grid C1)
 """
 
@@ -95,7 +96,9 @@ def make_user(username: str, region: RegionNode, role_code: str | None, **extra:
         **extra,
     )
     if role_code:
-        RoleAssignment.objects.create(user=user, role=Role.objects.get(code=role_code), region=region)
+        RoleAssignment.objects.create(
+            user=user, role=Role.objects.get(code=role_code), region=region
+        )
     return user
 
 

@@ -13,9 +13,7 @@ class RoleKind(models.TextChoices):
     AUDIT_ADMIN = "audit_admin", _("Audit administrator")
 
 
-ADMIN_KINDS = frozenset(
-    {RoleKind.SYSTEM_ADMIN, RoleKind.SECURITY_ADMIN, RoleKind.AUDIT_ADMIN}
-)
+ADMIN_KINDS = frozenset({RoleKind.SYSTEM_ADMIN, RoleKind.SECURITY_ADMIN, RoleKind.AUDIT_ADMIN})
 
 
 class BuiltinRole(models.TextChoices):

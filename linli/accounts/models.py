@@ -63,7 +63,7 @@ class User(AbstractUser):
     )
     retired_at = models.DateTimeField(_("retired"), null=True, blank=True)
 
-    objects = LinliUserManager()
+    objects = LinliUserManager()  # type: ignore[misc]
 
     class Meta:
         verbose_name = _("user")
@@ -137,7 +137,9 @@ class RoleQuerySet(models.QuerySet["Role"]):
 class Role(models.Model):
     code = models.SlugField(_("code"), max_length=50, unique=True)
     name = models.CharField(_("name"), max_length=50)
-    kind = models.CharField(_("kind"), max_length=20, choices=RoleKind.choices, default=RoleKind.STAFF)
+    kind = models.CharField(
+        _("kind"), max_length=20, choices=RoleKind.choices, default=RoleKind.STAFF
+    )
     description = models.TextField(_("description"), blank=True)
     permissions = models.JSONField(_("permissions"), default=list, blank=True)
     require_totp = models.BooleanField(_("second factor required"), default=False)
@@ -193,14 +195,18 @@ class SecurityPolicy(models.Model):
     min_length = models.PositiveSmallIntegerField(_("minimum password length"), default=8)
     min_classes = models.PositiveSmallIntegerField(_("character classes required"), default=3)
     history_count = models.PositiveSmallIntegerField(_("passwords remembered"), default=5)
-    expiry_days = models.PositiveSmallIntegerField(_("password expiry (days, 0 = never)"), default=90)
+    expiry_days = models.PositiveSmallIntegerField(
+        _("password expiry (days, 0 = never)"), default=90
+    )
     lockout_threshold = models.PositiveSmallIntegerField(_("failures before lockout"), default=5)
     lockout_minutes = models.PositiveSmallIntegerField(_("lockout duration (minutes)"), default=30)
     # A source address is shared by a whole office behind NAT, so it gets its own threshold.
     ip_lockout_threshold = models.PositiveSmallIntegerField(
         _("failures from one address before it is locked"), default=20
     )
-    idle_timeout_minutes = models.PositiveSmallIntegerField(_("idle session timeout (minutes)"), default=30)
+    idle_timeout_minutes = models.PositiveSmallIntegerField(
+        _("idle session timeout (minutes)"), default=30
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -216,7 +222,11 @@ class SecurityPolicy(models.Model):
         return policy
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in self._meta.concrete_fields if f.name not in {"id", "updated_at"}}
+        return {
+            f.name: getattr(self, f.name)
+            for f in self._meta.concrete_fields
+            if f.name not in {"id", "updated_at"}
+        }
 
 
 class PasswordHistory(models.Model):
@@ -226,6 +236,9 @@ class PasswordHistory(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"password of {self.user_id} at {self.created_at:%Y-%m-%d}"
 
 
 class LoginAttempt(models.Model):
@@ -237,7 +250,13 @@ class LoginAttempt(models.Model):
     at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        indexes = [models.Index(fields=["source_ip", "at"]), models.Index(fields=["username", "at"])]
+        indexes = [
+            models.Index(fields=["source_ip", "at"]),
+            models.Index(fields=["username", "at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} {'ok' if self.succeeded else 'failed'} {self.at:%Y-%m-%d %H:%M}"
 
 
 class ApiToken(models.Model):

@@ -6,8 +6,8 @@ access gate (``visible_to(user, action)``) read them directly. Later apps add th
 
 from __future__ import annotations
 
-from django.utils.translation import gettext_lazy as _
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from linli.accounts.choices import BuiltinRole, RoleKind
 
@@ -79,7 +79,10 @@ BUILTIN_ROLES: dict[str, dict[str, object]] = {
         | {"regions.add_regionnode", "regions.change_regionnode", "regions.export_regionnode"},
     },
     BuiltinRole.GRID_WORKER: {"kind": RoleKind.STAFF, "permissions": {"regions.view_regionnode"}},
-    BuiltinRole.PROPERTY_STAFF: {"kind": RoleKind.STAFF, "permissions": {"regions.view_regionnode"}},
+    BuiltinRole.PROPERTY_STAFF: {
+        "kind": RoleKind.STAFF,
+        "permissions": {"regions.view_regionnode"},
+    },
     BuiltinRole.DEPARTMENT_HANDLER: {
         "kind": RoleKind.STAFF,
         "permissions": {"regions.view_regionnode"},

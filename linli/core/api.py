@@ -37,7 +37,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.ValidationError):
         return _error("invalid", _("The submitted data is not valid."), 400, exc.detail)
     if isinstance(exc, DjangoValidationError):
-        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        fields = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
         return _error("invalid", _("The submitted data is not valid."), 400, fields)
     if isinstance(exc, Http404 | exceptions.NotFound):
         return _error("not_found", _("The record does not exist."), 404)
@@ -90,10 +92,12 @@ class ScopedViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
     through the model's ``visible_to`` gate, so an out-of-scope id answers 404."""
 
     permission_classes = [permissions.IsAuthenticated, ActionPermission]
+    queryset: Any = None
 
     def get_queryset(self) -> Any:
-        assert self.queryset is not None
-        return self.decorate(self.queryset.model.objects.visible_to(self.request.user))
+        assert self.queryset is not None, "declare queryset = Model.objects.all()"
+        model: Any = self.queryset.model
+        return self.decorate(model.objects.visible_to(self.request.user))
 
     def decorate(self, queryset: Any) -> Any:
         """Subclasses add select_related / prefetch_related here; never widen the rows."""

@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True)  # frozen, so the ContextVar default cannot be mutated
 class Actor:
     user: Any = None
     source_ip: str | None = None
     channel: str = "web"
 
 
-_current: ContextVar[Actor] = ContextVar("linli_actor", default=Actor(channel="system"))
+_SYSTEM = Actor(channel="system")
+_current: ContextVar[Actor] = ContextVar("linli_actor", default=_SYSTEM)
 
 
 def current_actor() -> Actor:
@@ -24,7 +25,9 @@ def current_actor() -> Actor:
 
 
 @contextmanager
-def acting_as(user: Any = None, source_ip: str | None = None, channel: str = "web") -> Iterator[Actor]:
+def acting_as(
+    user: Any = None, source_ip: str | None = None, channel: str = "web"
+) -> Iterator[Actor]:
     actor = Actor(user=user, source_ip=source_ip, channel=channel)
     token = _current.set(actor)
     try:

@@ -29,6 +29,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         if perm is None or user.has_perm(perm):
             app = name.split(":")[0]
             items.append(
-                {"url": reverse(name), "label": label, "active": current.split(":")[0] == app and (app != "core" or current == name)}
+                {
+                    "url": reverse(name),
+                    "label": label,
+                    "active": current.split(":")[0] == app and (app != "core" or current == name),
+                }
             )
     return {"nav_items": items}

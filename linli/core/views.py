@@ -14,7 +14,9 @@ from linli.utilities import crypto
 
 
 def _wants_json(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+    return request.path.startswith("/api/") or "application/json" in request.headers.get(
+        "Accept", ""
+    )
 
 
 def _error_page(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
@@ -28,7 +30,9 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _error_page(request, 403, "permission_denied", _("You do not have permission for this page."))
+    return _error_page(
+        request, 403, "permission_denied", _("You do not have permission for this page.")
+    )
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -36,7 +40,9 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return _error_page(request, 500, "server_error", _("Something went wrong on our side; it has been logged."))
+    return _error_page(
+        request, 500, "server_error", _("Something went wrong on our side; it has been logged.")
+    )
 
 
 @login_required
@@ -45,7 +51,7 @@ def workbench(request: HttpRequest) -> HttpResponse:
 
     user: Any = request.user
     regions = RegionNode.objects.visible_to(user).active()
-    counts = {level: 0 for level in ("subdistrict", "community", "grid")}
+    counts = dict.fromkeys(("subdistrict", "community", "grid"), 0)
     for level, total in _level_counts(regions):
         if level in counts:
             counts[level] = total
@@ -82,4 +88,6 @@ def health(request: HttpRequest) -> JsonResponse:
     except crypto.CryptoUnavailableError:
         checks["crypto"] = "error"
         healthy = False
-    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
+    )

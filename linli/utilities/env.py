@@ -21,7 +21,9 @@ def _raw(name: str) -> str | None:
         try:
             return Path(file_name).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ImproperlyConfiguredError(f"{name}_FILE={file_name!r} cannot be read: {exc}") from exc
+            raise ImproperlyConfiguredError(
+                f"{name}_FILE={file_name!r} cannot be read: {exc}"
+            ) from exc
     return os.environ.get(name)
 
 
@@ -75,7 +77,7 @@ def env_hex_bytes(name: str, default: str, length: int) -> bytes:
 
 
 def env_key_ring(name: str, default: str) -> dict[str, bytes]:
-    """A ring of SM4 keys written as ``id:hex,id:hex`` so old values stay readable after rotation."""
+    """SM4 keys written as ``id:hex,id:hex``; old values stay readable after a rotation."""
     value = env_str(name, default)
     ring: dict[str, bytes] = {}
     for item in value.split(","):

@@ -23,6 +23,7 @@ from linli.utilities.validators import (
     organization_code_check_char,
     parse_credit_code,
     parse_device_code,
+    parse_id_number,
     parse_region_code,
 )
 
@@ -61,7 +62,7 @@ GIVEN_NAME_CHARACTERS: Final = tuple(
     "文斌宇浩凯健俊帆帅旭宁龙林欣佳雪琳晨阳婷倩颖慧莉梅兰凤云海亮"
     "飞波鑫峰博铭轩涵睿泽子梓诺然怡可心悦思雨嘉豪宏志成国庆春燕晓"
     "东立新永忠德祥福安康乐诗雅琪璐蕾丹彤妍萱瑶琦航哲昊天翔毅坤鸿"
-    "振雷胜利荣贵兵亚清秋月冬梦晴露茜薇菲婉淑蓉晶瑞祺铮"
+    "振雷胜利荣贵兵亚清秋月冬梦晴露茜薇菲婉淑蓉晶瑞祺铮琴玲松柏鹤"
 )
 # About a third of given names have one character.
 _SINGLE_CHARACTER_SHARE: Final = 0.3
@@ -99,7 +100,10 @@ def make_id_number(
     # The 17th digit carries the gender: odd for men, even for women.
     gender_digit = rng.choice("13579" if gender == GENDER_MALE else "02468")
     first17 = f"{county}{birth_date:%Y%m%d}{_digits(rng, 2)}{gender_digit}"
-    return first17 + id_number_check_char(first17)
+    number = first17 + id_number_check_char(first17)
+    # Rejects a birth date before 1900; a future one is allowed, for tests that need it.
+    parse_id_number(number, today=date.max)
+    return number
 
 
 def make_credit_code(

@@ -194,6 +194,10 @@ class IdNumberInfo:
 
 def id_number_check_char(first17: str) -> str:
     """The GB 11643 check character (0-9 or X) of the first 17 digits of an ID number."""
+    if len(first17) != 17:
+        raise IdNumberError(
+            ID_NUMBER_LENGTH, _("The check digit is computed from exactly 17 digits.")
+        )
     if _ID_BODY_RE.fullmatch(first17) is None:
         raise IdNumberError(
             ID_NUMBER_FORMAT, _("The first 17 characters of an ID number must be digits.")
@@ -324,6 +328,10 @@ def organization_code_check_char(first8: str) -> str:
 
 def credit_code_check_char(first17: str) -> str:
     """The GB 32100 check character of the first 17 characters of a credit code."""
+    if len(first17) != 17:
+        raise CreditCodeError(
+            CREDIT_CODE_LENGTH, _("The check character is computed from exactly 17 characters.")
+        )
     if _CREDIT_BODY_RE.fullmatch(first17) is None:
         raise CreditCodeError(
             CREDIT_CODE_CHARSET,
