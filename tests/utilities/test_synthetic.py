@@ -29,7 +29,7 @@ from linli.utilities.validators import (
     parse_id_number,
 )
 
-# No example database: it would write a .hypothesis directory into the working tree.
+# Keep Hypothesis's example database out of the working tree.
 property_test = hypothesis_settings(database=None, deadline=None, max_examples=300)
 
 TODAY = date(2025, 6, 1)

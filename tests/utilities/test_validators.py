@@ -41,7 +41,7 @@ from linli.utilities.validators import (
     validate_region_code,
 )
 
-# No example database: it would write a .hypothesis directory into the working tree.
+# Keep Hypothesis's example database out of the working tree.
 property_test = hypothesis_settings(database=None, deadline=None, max_examples=300)
 
 TODAY = date(2025, 6, 1)
