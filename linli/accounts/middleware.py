@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
-from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -50,15 +50,21 @@ class SessionPolicyMiddleware:
         logout(request)
         message = _("Your session expired after a period of inactivity. Please log in again.")
         if _is_api(request) or request.headers.get("HX-Request"):
-            return JsonResponse({"error": {"code": "session_expired", "message": message}}, status=401)
-        messages.warning(request, message)
-        return redirect(f"{reverse('accounts:login')}?next={request.path}")
+            return JsonResponse(
+                {"error": {"code": "session_expired", "message": message}}, status=401
+            )
+        # This middleware runs before MessageMiddleware, so the login page shows the notice
+        # from the query string instead of the messages framework.
+        query = urlencode({"next": request.get_full_path(), "expired": "1"})
+        return redirect(f"{reverse('accounts:login')}?{query}")
 
     def _gate(self, request: HttpRequest, user: Any, policy: SecurityPolicy) -> HttpResponse | None:
         allowed = {
             reverse("accounts:password_change"),
             reverse("accounts:logout"),
             reverse("accounts:totp_setup"),
+            reverse("accounts:login"),
+            reverse("accounts:login_totp"),
         }
         if request.path in allowed:
             return None

@@ -40,9 +40,17 @@ from linli.utilities.validators import CodeError, normalize_mobile
 USER_EDITABLE = ("display_name", "phone", "home_region_id", "organisation_name", "email")
 
 
+def _separation_message() -> str:
+    return _(
+        "An administrator account cannot hold any other role (three-administrator separation)."
+    )
+
+
 def _require(actor: User, perm: str) -> None:
     if not actor.has_perm(perm):
-        raise PermissionDeniedError("permission_denied", _("You do not have permission for this action."))
+        raise PermissionDeniedError(
+            "permission_denied", _("You do not have permission for this action.")
+        )
 
 
 def _require_region_in_scope(actor: User, region: RegionNode) -> None:
@@ -51,6 +59,12 @@ def _require_region_in_scope(actor: User, region: RegionNode) -> None:
         raise NotFoundError("region.not_found", _("The region does not exist."))
     if region.retired_at is not None:
         raise ServiceError("region.retired", _("The region has been retired."))
+
+
+def _require_user_in_scope(actor: User, user: User) -> None:
+    # The same gate as the pages: an account outside the actor's scope does not exist for them.
+    if not User.objects.visible_to(actor).filter(pk=user.pk).exists():
+        raise NotFoundError("not_found", _("The record does not exist."))
 
 
 def generate_password(length: int = 14) -> str:
@@ -123,7 +137,7 @@ def create_user(
         AuditAction.CREATE,
         user,
         actor=actor,
-        changes=audit.changes_between(User, {}, audit.snapshot(user, USER_EDITABLE + ("username",))),
+        changes=audit.changes_between(User, {}, audit.snapshot(user, (*USER_EDITABLE, "username"))),
     )
     return user, initial
 
@@ -131,9 +145,12 @@ def create_user(
 @transaction.atomic
 def update_user(actor: User, user: User, **values: Any) -> User:
     _require(actor, "accounts.change_user")
+    _require_user_in_scope(actor, user)
     unknown = set(values) - set(USER_EDITABLE)
     if unknown:
-        raise ServiceError("fields.unknown", _("Unknown fields: %(f)s") % {"f": ", ".join(sorted(unknown))})
+        raise ServiceError(
+            "fields.unknown", _("Unknown fields: %(f)s") % {"f": ", ".join(sorted(unknown))}
+        )
     if "phone" in values:
         values["phone"] = _clean_phone(values["phone"])
     if "home_region_id" in values:
@@ -147,7 +164,9 @@ def update_user(actor: User, user: User, **values: Any) -> User:
         setattr(locked, name, value)
     changes = audit.changes_between(User, before, audit.snapshot(locked, values.keys()))
     if changes:
-        locked.save(update_fields=[*values.keys(), "phone_index"] if "phone" in values else list(values))
+        locked.save(
+            update_fields=[*values.keys(), "phone_index"] if "phone" in values else list(values)
+        )
         audit.record(AuditAction.UPDATE, locked, actor=actor, changes=changes)
     return locked
 
@@ -155,6 +174,7 @@ def update_user(actor: User, user: User, **values: Any) -> User:
 @transaction.atomic
 def set_user_active(actor: User, user: User, active: bool) -> User:
     _require(actor, "accounts.retire_user")
+    _require_user_in_scope(actor, user)
     if user.pk == actor.pk:
         raise ServiceError("user.self", _("You cannot disable your own account."))
     locked = User.objects.select_for_update().get(pk=user.pk)
@@ -176,6 +196,7 @@ def set_user_active(actor: User, user: User, active: bool) -> User:
 def reset_password(actor: User, user: User) -> str:
     """A new one-time password; the account must change it at next login."""
     _require(actor, "accounts.reset_password_user")
+    _require_user_in_scope(actor, user)
     locked = User.objects.select_for_update().get(pk=user.pk)
     temporary = generate_password()
     locked.set_password(temporary)
@@ -220,12 +241,17 @@ def change_password(user: User, old_password: str, new_password: str) -> None:
 def _check_permission_set(kind: str, permissions: list[str]) -> list[str]:
     unknown = sorted(set(permissions) - set(PERMISSIONS))
     if unknown:
-        raise ServiceError("permissions.unknown", _("Unknown permissions: %(p)s") % {"p": ", ".join(unknown)})
+        raise ServiceError(
+            "permissions.unknown", _("Unknown permissions: %(p)s") % {"p": ", ".join(unknown)}
+        )
     clash = sorted(set(permissions) & forbidden_for_kind(kind))
     if clash:
         raise ServiceError(
             "permissions.separation",
-            _("These permissions belong to another administrator and cannot be given to this role: %(p)s")
+            _(
+                "These permissions belong to another administrator and cannot be given to "
+                "this role: %(p)s"
+            )
             % {"p": ", ".join(clash)},
         )
     return sorted(set(permissions))
@@ -237,7 +263,9 @@ def create_role(
 ) -> Role:
     _require(actor, "accounts.add_role")
     if kind in ADMIN_KINDS:
-        raise ServiceError("role.admin_kind", _("Administrator roles are built in and cannot be added."))
+        raise ServiceError(
+            "role.admin_kind", _("Administrator roles are built in and cannot be added.")
+        )
     if Role.objects.filter(code=code).exists():
         raise ServiceError("role.code_taken", _("A role with this code already exists."))
     role = Role.objects.create(
@@ -247,21 +275,30 @@ def create_role(
         description=description,
         permissions=_check_permission_set(kind, permissions),
     )
-    audit.record(AuditAction.ROLE_CHANGE, role, actor=actor, changes={"permissions": [[], role.permissions]})
+    audit.record(
+        AuditAction.ROLE_CHANGE, role, actor=actor, changes={"permissions": [[], role.permissions]}
+    )
     return role
 
 
 @transaction.atomic
 def update_role(
-    actor: User, role: Role, *, permissions: list[str] | None = None, require_totp: bool | None = None,
-    name: str | None = None, description: str | None = None,
+    actor: User,
+    role: Role,
+    *,
+    permissions: list[str] | None = None,
+    require_totp: bool | None = None,
+    name: str | None = None,
+    description: str | None = None,
 ) -> Role:
     _require(actor, "accounts.change_role")
     locked = Role.objects.select_for_update().get(pk=role.pk)
     before = audit.snapshot(locked, ["permissions", "require_totp", "name", "description"])
     if permissions is not None:
         if locked.is_admin:
-            raise ServiceError("role.admin_fixed", _("The permissions of administrator roles are fixed."))
+            raise ServiceError(
+                "role.admin_fixed", _("The permissions of administrator roles are fixed.")
+            )
         locked.permissions = _check_permission_set(locked.kind, permissions)
     if require_totp is not None:
         locked.require_totp = require_totp
@@ -272,7 +309,9 @@ def update_role(
     after = audit.snapshot(locked, ["permissions", "require_totp", "name", "description"])
     changes = audit.changes_between(Role, before, after)
     if changes:
-        locked.save(update_fields=["permissions", "require_totp", "name", "description", "updated_at"])
+        locked.save(
+            update_fields=["permissions", "require_totp", "name", "description", "updated_at"]
+        )
         audit.record(AuditAction.ROLE_CHANGE, locked, actor=actor, changes=changes)
     return locked
 
@@ -281,9 +320,12 @@ def update_role(
 def grant_role(actor: User, user: User, role: Role, region: RegionNode) -> RoleAssignment:
     """Give a user a role over a region subtree, keeping the three administrators apart."""
     _require(actor, "accounts.assign_role")
+    _require_user_in_scope(actor, user)
     _require_region_in_scope(actor, region)
     if user.pk == actor.pk:
         raise ServiceError("role.self_grant", _("You cannot grant roles to yourself."))
+    if not role.is_active:
+        raise ServiceError("role.inactive", _("The role is disabled."))
     locked = User.objects.select_for_update().get(pk=user.pk)
     if not locked.is_active:
         raise ServiceError("user.inactive", _("The account is disabled."))
@@ -291,15 +333,9 @@ def grant_role(actor: User, user: User, role: Role, region: RegionNode) -> RoleA
         RoleAssignment.objects.filter(user=locked).values_list("role__kind", flat=True)
     )
     if role.kind in ADMIN_KINDS and held_kinds - {role.kind}:
-        raise ServiceError(
-            "role.separation",
-            _("An administrator account cannot hold any other role (three-administrator separation)."),
-        )
+        raise ServiceError("role.separation", _separation_message())
     if role.kind not in ADMIN_KINDS and held_kinds & ADMIN_KINDS:
-        raise ServiceError(
-            "role.separation",
-            _("An administrator account cannot hold any other role (three-administrator separation)."),
-        )
+        raise ServiceError("role.separation", _separation_message())
     assignment, created = RoleAssignment.objects.get_or_create(
         user=locked, role=role, region=region, defaults={"granted_by": actor}
     )
@@ -338,12 +374,19 @@ def update_policy(actor: User, **values: int) -> SecurityPolicy:
     allowed = set(policy.as_dict())
     unknown = set(values) - allowed
     if unknown:
-        raise ServiceError("fields.unknown", _("Unknown fields: %(f)s") % {"f": ", ".join(sorted(unknown))})
+        raise ServiceError(
+            "fields.unknown", _("Unknown fields: %(f)s") % {"f": ", ".join(sorted(unknown))}
+        )
     if values.get("min_length", policy.min_length) < 8:
         raise ServiceError("policy.min_length", _("Passwords must have at least 8 characters."))
     if not 1 <= values.get("min_classes", policy.min_classes) <= 4:
         raise ServiceError("policy.min_classes", _("Character classes must be between 1 and 4."))
-    for name in ("lockout_threshold", "lockout_minutes", "idle_timeout_minutes", "ip_lockout_threshold"):
+    for name in (
+        "lockout_threshold",
+        "lockout_minutes",
+        "idle_timeout_minutes",
+        "ip_lockout_threshold",
+    ):
         if values.get(name, 1) < 1:
             raise ServiceError("policy.positive", _("Lockout and timeout values must be positive."))
     before = policy.as_dict()
@@ -351,7 +394,7 @@ def update_policy(actor: User, **values: int) -> SecurityPolicy:
         setattr(policy, name, value)
     changes = audit.changes_between(SecurityPolicy, before, policy.as_dict())
     if changes:
-        policy.save()
+        policy.save(update_fields=[*changes, "updated_at"])
         audit.record(AuditAction.POLICY_CHANGE, policy, actor=actor, changes=changes)
     return policy
 
@@ -396,32 +439,53 @@ def lockout_until(username: str, source_ip: str | None) -> Any:
     """When the account or the address is locked, the time the lock ends; otherwise None."""
     policy = SecurityPolicy.current()
     window_start = timezone.now() - timedelta(minutes=policy.lockout_minutes)
-    checks = [(LoginAttempt.objects.filter(username__iexact=username), policy.lockout_threshold)]
+    # A success clears an account's count, but not an address's: otherwise whoever holds one
+    # valid account could keep clearing the lock of the address they guess other accounts from.
+    checks = [
+        (LoginAttempt.objects.filter(username__iexact=username), policy.lockout_threshold, True)
+    ]
     if source_ip:
-        checks.append((LoginAttempt.objects.filter(source_ip=source_ip), policy.ip_lockout_threshold))
-    for attempts, threshold in checks:
-        last_success = attempts.filter(succeeded=True).order_by("-at").values_list("at", flat=True).first()
-        since = max(window_start, last_success) if last_success else window_start
+        checks.append(
+            (LoginAttempt.objects.filter(source_ip=source_ip), policy.ip_lockout_threshold, False)
+        )
+    for attempts, threshold, success_resets in checks:
+        since = window_start
+        if success_resets:
+            last_success = (
+                attempts.filter(succeeded=True).order_by("-at").values_list("at", flat=True).first()
+            )
+            since = max(window_start, last_success) if last_success else window_start
         failures = list(
-            attempts.filter(succeeded=False, at__gt=since).order_by("-at").values_list("at", flat=True)[:threshold]
+            attempts.filter(succeeded=False, at__gt=since)
+            .order_by("-at")
+            .values_list("at", flat=True)[:threshold]
         )
         if len(failures) >= threshold:
             return failures[0] + timedelta(minutes=policy.lockout_minutes)
     return None
 
 
-def attempt_login(request: HttpRequest | None, username: str, password: str, source_ip: str | None) -> LoginResult:
+def attempt_login(
+    request: HttpRequest | None, username: str, password: str, source_ip: str | None
+) -> LoginResult:
     """Check lockout, then the password; every attempt is counted and audited."""
     username = username.strip()
     until = lockout_until(username, source_ip)
     if until is not None:
         with transaction.atomic():
-            audit.record(AuditAction.LOGIN_FAILED, actor_name=username[:150], source_ip=source_ip, note="locked")
+            audit.record(
+                AuditAction.LOGIN_FAILED,
+                actor_name=username[:150],
+                source_ip=source_ip,
+                note="locked",
+            )
         raise ServiceError("login.locked", _lock_message(until))
     user = authenticate(request, username=username, password=password)
     if user is None:
         with transaction.atomic():
-            LoginAttempt.objects.create(username=username[:150], source_ip=source_ip, succeeded=False)
+            LoginAttempt.objects.create(
+                username=username[:150], source_ip=source_ip, succeeded=False
+            )
             audit.record(AuditAction.LOGIN_FAILED, actor_name=username[:150], source_ip=source_ip)
             if lockout_until(username, source_ip) is not None:
                 audit.record(AuditAction.LOCKOUT, actor_name=username[:150], source_ip=source_ip)
@@ -479,21 +543,37 @@ def confirm_totp(user: User, secret: str, code: str) -> None:
     user.totp_secret, user.totp_confirmed_at = secret, locked.totp_confirmed_at
 
 
-@transaction.atomic
 def verify_totp(user: User, code: str, source_ip: str | None) -> None:
-    locked = User.objects.select_for_update().get(pk=user.pk)
-    step = _matching_step(locked.totp_secret, code) if locked.has_totp else None
-    if step is None or (locked.totp_last_step is not None and step <= locked.totp_last_step):
+    """Accept a code once: a step at or before the last accepted one is a replay."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        step = _matching_step(locked.totp_secret, code) if locked.has_totp else None
+        accepted = step is not None and (
+            locked.totp_last_step is None or step > locked.totp_last_step
+        )
+        if accepted:
+            locked.totp_last_step = step
+            locked.save(update_fields=["totp_last_step"])
+            return
+    # Recorded in its own transaction so the failure counts towards lockout when we refuse.
+    with transaction.atomic():
         LoginAttempt.objects.create(username=locked.username, source_ip=source_ip, succeeded=False)
-        audit.record(AuditAction.LOGIN_FAILED, locked, actor_name=locked.username, note="totp")
-        raise ServiceError("totp.invalid", _("The verification code is wrong."))
-    locked.totp_last_step = step
-    locked.save(update_fields=["totp_last_step"])
+        audit.record(
+            AuditAction.LOGIN_FAILED,
+            locked,
+            actor_name=locked.username,
+            source_ip=source_ip,
+            note="totp",
+        )
+        if lockout_until(locked.username, source_ip) is not None:
+            audit.record(AuditAction.LOCKOUT, actor_name=locked.username, source_ip=source_ip)
+    raise ServiceError("totp.invalid", _("The verification code is wrong."))
 
 
 @transaction.atomic
 def reset_totp(actor: User, user: User) -> None:
     _require(actor, "accounts.change_user")
+    _require_user_in_scope(actor, user)
     locked = User.objects.select_for_update().get(pk=user.pk)
     locked.totp_secret = ""
     locked.totp_confirmed_at = None
@@ -506,9 +586,16 @@ def reset_totp(actor: User, user: User) -> None:
 
 
 @transaction.atomic
-def issue_api_token(actor: User, user: User, name: str, days: int | None = 365) -> tuple[ApiToken, str]:
+def issue_api_token(
+    actor: User, user: User, name: str, days: int | None = 365
+) -> tuple[ApiToken, str]:
     """A bearer token for a system account; the raw value is shown once and never stored."""
     _require(actor, "accounts.add_apitoken")
+    _require_user_in_scope(actor, user)
+    if not user.is_active:
+        raise ServiceError("user.inactive", _("The account is disabled."))
+    if days is not None and days < 0:
+        raise ServiceError("token.days", _("The validity must be a positive number of days."))
     raw = "ll_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
@@ -531,11 +618,29 @@ def reveal_phone(actor: User, user: User) -> str:
     return user.phone
 
 
-def find_user_by_phone(phone: str) -> User | None:
+@transaction.atomic
+def revoke_api_token(actor: User, token: ApiToken) -> None:
+    """A revoked token stops working at once; the row stays for the record."""
+    _require(actor, "accounts.add_apitoken")
+    _require_user_in_scope(actor, token.user)
+    updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if updated:
+        audit.record(AuditAction.RETIRE, token, actor=actor, note="api token revoked")
+
+
+def phone_index(phone: str) -> str:
+    """The blind-index value of a mobile number, for exact search without decrypting rows."""
     from linli.utilities.fields import blind_index_for
 
-    index = blind_index_for(User, "phone_index", _clean_phone(phone))
-    return User.objects.filter(phone_index=index).first()
+    return blind_index_for(User, "phone_index", _clean_phone(phone))
+
+
+def find_user_by_phone(phone: str, actor: User | None = None) -> User | None:
+    """The account with this mobile number; with ``actor``, only one inside their scope."""
+    users = User.objects.visible_to(actor) if actor is not None else User.objects.all()
+    return users.filter(phone_index=phone_index(phone)).first()
 
 
 __all__ = [
@@ -548,6 +653,7 @@ __all__ = [
     "grant_role",
     "issue_api_token",
     "reset_password",
+    "revoke_api_token",
     "revoke_role",
     "update_policy",
     "update_role",
