@@ -73,27 +73,54 @@ def suspend_for_test_flush(connection: Any) -> None:
                 cursor.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
 
 
+class HardeningError(RuntimeError):
+    """The database or the roles given cannot be hardened as asked."""
+
+
 def harden_postgres(connection: Any, app_role: str, owner_role: str) -> list[str]:
-    """Give the audit tables a separate owner and leave the app role only SELECT and INSERT."""
+    """Give the audit tables a separate owner and leave the app role only SELECT and INSERT.
+
+    Run as a superuser (or a role that may act as both roles). The triggers stop everyone,
+    the owner included; this removes the app role's right to disable them, to change the
+    trigger function and to UPDATE, DELETE or TRUNCATE at all.
+    """
+    if connection.vendor != "postgresql":
+        raise HardeningError(
+            f"database hardening is only for PostgreSQL; this database is {connection.vendor} "
+            "(SQLite is protected by its triggers alone)"
+        )
+    if app_role == owner_role:
+        raise HardeningError("the owner role must differ from the application role")
     quote = connection.ops.quote_name
     done: list[str] = []
     with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [app_role])
+        row = cursor.fetchone()
+        if row is None:
+            raise HardeningError(f"the application role {app_role} does not exist")
+        if row[0]:
+            done.append(
+                f"warning: {app_role} is a superuser; only the triggers restrain it. "
+                "Run the platform as an ordinary role."
+            )
         cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [owner_role])
         if cursor.fetchone() is None:
             cursor.execute(f"CREATE ROLE {quote(owner_role)} NOLOGIN")
             done.append(f"created role {owner_role}")
+        cursor.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [app_role, owner_role])
+        if cursor.fetchone()[0]:
+            cursor.execute(f"REVOKE {quote(owner_role)} FROM {quote(app_role)}")
+            done.append(f"{app_role} is no longer a member of {owner_role}")
         for table in PROTECTED_TABLES:
+            # The identity sequence belongs to the table and changes owner with it.
             cursor.execute(f"ALTER TABLE {table} OWNER TO {quote(owner_role)}")
-            cursor.execute(f"REVOKE ALL ON {table} FROM {quote(app_role)}")
+            cursor.execute(f"REVOKE ALL ON {table} FROM PUBLIC, {quote(app_role)}")
             cursor.execute(f"GRANT SELECT, INSERT ON {table} TO {quote(app_role)}")
-            cursor.execute(
-                "SELECT pg_get_serial_sequence(%s, 'id')",
-                [table],
-            )
-            row = cursor.fetchone()
-            if row and row[0]:
-                cursor.execute(f"ALTER SEQUENCE {row[0]} OWNER TO {quote(owner_role)}")
-                cursor.execute(f"GRANT USAGE, SELECT ON SEQUENCE {row[0]} TO {quote(app_role)}")
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            seq = cursor.fetchone()
+            if seq and seq[0]:
+                cursor.execute(f"GRANT USAGE, SELECT ON SEQUENCE {seq[0]} TO {quote(app_role)}")
             done.append(f"{table}: owner {owner_role}; {app_role} may only SELECT and INSERT")
         cursor.execute(f"ALTER FUNCTION linli_audit_append_only() OWNER TO {quote(owner_role)}")
+        done.append(f"trigger function linli_audit_append_only: owner {owner_role}")
     return done

@@ -3,11 +3,14 @@ its own transaction, so an entry exists exactly when the change it describes was
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -54,9 +57,7 @@ def changes_between(
     model: type[models.Model], before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> dict[str, list[Any]]:
     """Field-level changes as {field: [old, new]}, personal fields masked."""
-    personal = personal_field_names(model) | {
-        name + "_id" for name in personal_field_names(model)
-    }
+    personal = personal_field_names(model) | {name + "_id" for name in personal_field_names(model)}
     changed: dict[str, list[Any]] = {}
     for name in sorted(set(before) | set(after)):
         old, new = before.get(name), after.get(name)
@@ -105,7 +106,7 @@ def record(
             object_id=object_id,
             object_repr=object_repr,
             region_code=region_code,
-            source_ip=source_ip or context.source_ip,
+            source_ip=_clean_ip(source_ip or context.source_ip),
             changes={key: _plain_change(value) for key, value in (changes or {}).items()},
             note=note,
             prev_hash=last.hash if last else GENESIS_HASH,
@@ -121,9 +122,25 @@ def _name_of(actor: Any) -> str:
     return str(getattr(actor, "username", actor))
 
 
+def _clean_ip(value: str | None) -> str | None:
+    """The address as the database will give it back (PostgreSQL's inet rewrites IPv6), so the
+    hash computed now is the one ``verify_chain`` recomputes later."""
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
 def _region_code_of(obj: models.Model) -> str:
-    region = getattr(obj, "region", None)
-    code = getattr(region, "code", None) or getattr(obj, "code", None)
+    """The region the object hangs on, following the model's ``scope_path`` (as the gate does)."""
+    value: Any = obj
+    for part in str(getattr(obj, "scope_path", "region__code")).split("__"):
+        value = getattr(value, part, None)
+        if value is None:
+            break
+    code = value if value is not None else getattr(obj, "code", None)
     return str(code) if code and str(code).isdigit() else ""
 
 
@@ -176,7 +193,7 @@ def verify_chain(batch_size: int = 5000) -> Verification:
     result = Verification()
     expected_seq = 1
     prev_hash = GENESIS_HASH
-    heads: dict[int, str] = {}
+    heads: dict[int, tuple[str, int]] = {}
     checkpoints = list(AuditCheckpoint.objects.order_by("seq", "id"))
     wanted = {cp.seq for cp in checkpoints}
     # Ordered by primary key, the order of insertion: a reordered seq shows up as a gap.
@@ -203,7 +220,7 @@ def verify_chain(batch_size: int = 5000) -> Verification:
                 entry.id,
             )
         if entry.seq in wanted:
-            heads[entry.seq] = entry.hash
+            heads[entry.seq] = (entry.hash, entry.id)
         prev_hash = entry.hash
         expected_seq = entry.seq + 1
     last_seq = expected_seq - 1
@@ -218,6 +235,82 @@ def verify_chain(batch_size: int = 5000) -> Verification:
                 "(the tail was removed)",
                 last_seq + 1,
             )
-        elif heads.get(cp.seq) != cp.head_hash:
-            result.fail(f"checkpoint {cp.id}: entry #{cp.seq} is not the one it signed", cp.seq)
+        else:
+            head_hash, head_id = heads.get(cp.seq, ("", None))
+            if head_hash != cp.head_hash:
+                result.fail(
+                    f"checkpoint {cp.id}: entry #{cp.seq} is not the one it signed", cp.seq, head_id
+                )
     return result
+
+
+VERIFICATION_CACHE_KEY = "linli:audit:verification"
+VERIFICATION_CACHE_SECONDS = 300
+
+
+@dataclass
+class VerificationStatus:
+    """A verification result as shown on the audit pages, with when it was computed."""
+
+    ok: bool
+    entries: int
+    checkpoints: int
+    first_bad_seq: int | None
+    first_bad_id: int | None
+    problems: list[str]
+    checked_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["checked_at"] = self.checked_at.isoformat()
+        return data
+
+
+def verification_status(*, refresh: bool = False, actor: Any = None) -> VerificationStatus:
+    """The last verification (kept a few minutes: a full pass reads every entry), or a new one.
+
+    A requested re-run is itself audited (AuditAction.VERIFY) in the same transaction.
+    """
+    if not refresh:
+        cached = cache.get(VERIFICATION_CACHE_KEY)
+        if isinstance(cached, VerificationStatus):
+            return cached
+    result = verify_chain()
+    status = VerificationStatus(
+        ok=result.ok,
+        entries=result.entries,
+        checkpoints=result.checkpoints,
+        first_bad_seq=result.first_bad_seq,
+        first_bad_id=result.first_bad_id,
+        problems=result.problems[:50],
+        checked_at=timezone.now(),
+    )
+    if refresh:
+        with transaction.atomic():
+            record(
+                AuditAction.VERIFY,
+                actor=actor,
+                object_type="audit.auditentry",
+                object_repr="audit trail",
+                note=(
+                    f"intact: {result.entries} entries, {result.checkpoints} checkpoints"
+                    if result.ok
+                    else f"broken at #{result.first_bad_seq} (id {result.first_bad_id}): "
+                    f"{len(result.problems)} problems"
+                ),
+            )
+    cache.set(VERIFICATION_CACHE_KEY, status, VERIFICATION_CACHE_SECONDS)
+    return status
+
+
+def request_verification(actor: Any) -> VerificationStatus:
+    """A re-run asked for by the audit administrator: needs the verify permission."""
+    from django.utils.translation import gettext as _
+
+    from linli.core.errors import PermissionDeniedError
+
+    if not actor.has_perm("audit.verify_auditentry"):
+        raise PermissionDeniedError(
+            "permission_denied", _("You do not have permission for this action.")
+        )
+    return verification_status(refresh=True, actor=actor)
