@@ -40,6 +40,10 @@ _PERIODIC: dict[str, PeriodicJob] = {}
 _BACKGROUND: dict[str, Callable[..., Any]] = {}
 
 
+def _qualified(function: Callable[..., Any]) -> str:
+    return f"{function.__module__}.{function.__qualname__}"
+
+
 def periodic(name: str, seconds: int) -> Callable[[JobFunction], JobFunction]:
     """Register ``function`` to run every ``seconds``; names are unique across the platform."""
     if seconds < 1:
@@ -47,10 +51,8 @@ def periodic(name: str, seconds: int) -> Callable[[JobFunction], JobFunction]:
 
     def register(function: JobFunction) -> JobFunction:
         existing = _PERIODIC.get(name)
-        if existing is not None and existing.function is not function:
-            qualified = f"{function.__module__}.{function.__qualname__}"
-            if f"{existing.function.__module__}.{existing.function.__qualname__}" != qualified:
-                raise ValueError(f"periodic job {name!r} is registered twice")
+        if existing is not None and _qualified(existing.function) != _qualified(function):
+            raise ValueError(f"periodic job {name!r} is registered twice")
         _PERIODIC[name] = PeriodicJob(name=name, seconds=seconds, function=function)
         return function
 
@@ -59,7 +61,7 @@ def periodic(name: str, seconds: int) -> Callable[[JobFunction], JobFunction]:
 
 def background(function: Callable[..., Any]) -> Callable[..., Any]:
     """Allow ``enqueue`` to run ``function``; only registered functions run from a task message."""
-    _BACKGROUND[f"{function.__module__}.{function.__qualname__}"] = function
+    _BACKGROUND[_qualified(function)] = function
     return function
 
 
@@ -105,7 +107,7 @@ def run_job(name: str, *, now: float | None = None) -> bool:
 def resolve_background(path: str) -> Callable[..., Any]:
     function = _BACKGROUND.get(path)
     if function is None:
-        module_name, _, attribute = path.rpartition(".")
+        module_name = path.rpartition(".")[0]
         if module_name:
             importlib.import_module(module_name)  # registers it if the module declares it
         function = _BACKGROUND.get(path)
