@@ -43,7 +43,9 @@ DEV_AUDIT_VERIFY_KEY = (
 )
 
 SECRET_KEY = env_str("LINLI_SECRET_KEY", DEV_SECRET_KEY)
-DEBUG = env_bool("LINLI_DEBUG", default=not PRODUCTION and not TESTING)
+# Off unless a developer asks: the embedded mode is what a county sees first, and DEBUG pages
+# would show settings and stack traces to anyone.
+DEBUG = env_bool("LINLI_DEBUG", default=False)
 ALLOWED_HOSTS = env_list("LINLI_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("LINLI_CSRF_TRUSTED_ORIGINS")
 LINLI_TRUST_PROXY = env_bool("LINLI_TRUST_PROXY", PRODUCTION)
