@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "linli.regions",
     "linli.accounts",
     "linli.audit",
+    "linli.registry",
 ]
 
 MIDDLEWARE = [

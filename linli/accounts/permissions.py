@@ -7,6 +7,7 @@ access gate (``visible_to(user, action)``) read them directly. Later apps add th
 from __future__ import annotations
 
 from django.utils.functional import Promise
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from linli.accounts.choices import BuiltinRole, RoleKind
@@ -35,6 +36,61 @@ PERMISSIONS: dict[str, Promise] = {
     "audit.view_auditentry": _("Read the audit trail"),
     "audit.verify_auditentry": _("Verify the audit trail"),
     "core.view_dashboard": _("View dashboards"),
+}
+
+# The register (人地物组织): every model gets view / add / change / retire / export; people,
+# places and organisations can also be imported; revealing personal data is separate.
+REGISTRY_MODELS: dict[str, Promise] = {
+    "organisation": _("organisations"),
+    "compound": _("compounds"),
+    "building": _("buildings"),
+    "unit": _("units"),
+    "house": _("houses"),
+    "household": _("households"),
+    "person": _("people"),
+    "residence": _("residences"),
+    "vehicle": _("vehicles"),
+    "rental": _("rentals"),
+}
+_ACTION_LABELS: dict[str, Promise] = {
+    "view": _("View"),
+    "add": _("Create"),
+    "change": _("Edit"),
+    "retire": _("Retire"),
+    "export": _("Export"),
+}
+for _model, _label in REGISTRY_MODELS.items():
+    for _action, _action_label in _ACTION_LABELS.items():
+        PERMISSIONS[f"registry.{_action}_{_model}"] = format_lazy("{} {}", _action_label, _label)
+PERMISSIONS.update(
+    {
+        "registry.import_person": _("Import people"),
+        "registry.import_compound": _("Import compounds, buildings and houses"),
+        "registry.import_vehicle": _("Import vehicles"),
+        "registry.import_organisation": _("Import organisations"),
+        "registry.reveal_person": _("Reveal personal data of people"),
+        "registry.tag_person": _("Tag people"),
+        "registry.change_tag": _("Manage the tag taxonomy"),
+    }
+)
+
+
+def registry_permissions(actions: set[str], models: set[str] | None = None) -> set[str]:
+    return {
+        f"registry.{action}_{model}"
+        for model in (models or set(REGISTRY_MODELS))
+        for action in actions
+    }
+
+
+_PLACES = {"compound", "building", "unit", "house", "vehicle"}
+_REGISTRY_KEEP = registry_permissions({"view", "add", "change", "retire"}) | {
+    "registry.import_person",
+    "registry.import_compound",
+    "registry.import_vehicle",
+    "registry.import_organisation",
+    "registry.reveal_person",
+    "registry.tag_person",
 }
 
 # Permissions that only one administrator kind may hold (三员分立). A business role holding one
@@ -67,21 +123,32 @@ _REGION_MANAGE = _REGION_READ | {
 BUILTIN_ROLES: dict[str, dict[str, object]] = {
     BuiltinRole.COUNTY_OPERATOR: {
         "kind": RoleKind.STAFF,
-        "permissions": _REGION_MANAGE | {"accounts.view_user"},
+        "permissions": _REGION_MANAGE
+        | {"accounts.view_user", "registry.change_tag"}
+        | registry_permissions({"view", "export"}),
     },
     BuiltinRole.SUBDISTRICT_MANAGER: {
         "kind": RoleKind.STAFF,
-        "permissions": _REGION_MANAGE | {"accounts.view_user"},
+        "permissions": _REGION_MANAGE
+        | {"accounts.view_user"}
+        | registry_permissions({"view", "export"}),
     },
     BuiltinRole.COMMUNITY_WORKER: {
         "kind": RoleKind.STAFF,
+        # Export is deliberately absent: the security administrator grants it separately.
         "permissions": _REGION_READ
-        | {"regions.add_regionnode", "regions.change_regionnode", "regions.export_regionnode"},
+        | {"regions.add_regionnode", "regions.change_regionnode", "regions.export_regionnode"}
+        | _REGISTRY_KEEP,
     },
-    BuiltinRole.GRID_WORKER: {"kind": RoleKind.STAFF, "permissions": {"regions.view_regionnode"}},
+    BuiltinRole.GRID_WORKER: {
+        "kind": RoleKind.STAFF,
+        "permissions": {"regions.view_regionnode", "registry.tag_person"}
+        | registry_permissions({"view"})
+        | registry_permissions({"add", "change"}, {"person", "residence", "house", "household"}),
+    },
     BuiltinRole.PROPERTY_STAFF: {
         "kind": RoleKind.STAFF,
-        "permissions": {"regions.view_regionnode"},
+        "permissions": {"regions.view_regionnode"} | registry_permissions({"view"}, _PLACES),
     },
     BuiltinRole.DEPARTMENT_HANDLER: {
         "kind": RoleKind.STAFF,
