@@ -233,3 +233,25 @@ def test_entries_hash_the_same_after_a_round_trip_through_the_database(
     assert audit.verify_chain().ok
     user_entry = AuditEntry.objects.get(object_type="accounts.user")
     assert user_entry.region_code == tree.community_a.code
+
+
+def test_record_many_chains_every_object_and_verifies(tree: Any) -> None:
+    from linli.audit.services import record_many, verify_chain
+
+    before = AuditEntry.objects.count()
+    written = record_many(
+        AuditAction.CREATE,
+        [(tree.grid_a1, {"name": [None, "x"]}), (tree.grid_a2, None), (tree.grid_b1, None)],
+        note="bulk",
+    )
+
+    assert written == 3
+    entries = list(AuditEntry.objects.order_by("seq")[before:])
+    assert [e.object_id for e in entries] == [
+        str(tree.grid_a1.pk),
+        str(tree.grid_a2.pk),
+        str(tree.grid_b1.pk),
+    ]
+    assert entries[1].prev_hash == entries[0].hash and entries[2].prev_hash == entries[1].hash
+    assert entries[0].region_code == tree.grid_a1.code
+    assert verify_chain().ok
