@@ -46,9 +46,14 @@ SECRET_KEY = env_str("LINLI_SECRET_KEY", DEV_SECRET_KEY)
 # Off unless a developer asks: the embedded mode is what a county sees first, and DEBUG pages
 # would show settings and stack traces to anyone.
 DEBUG = env_bool("LINLI_DEBUG", default=False)
-ALLOWED_HOSTS = env_list("LINLI_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+ALLOWED_HOSTS = env_list(
+    "LINLI_ALLOWED_HOSTS",
+    [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"],
+)
 CSRF_TRUSTED_ORIGINS = env_list("LINLI_CSRF_TRUSTED_ORIGINS")
 LINLI_TRUST_PROXY = env_bool("LINLI_TRUST_PROXY", PRODUCTION)
+# Only these peers may tell us the client's address in X-Forwarded-For (the nginx in front).
+LINLI_TRUSTED_PROXIES = env_list("LINLI_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
 
 LINLI_SM4_KEYS = env_key_ring("LINLI_SM4_KEYS", DEV_SM4_KEYS)
 LINLI_SM4_ACTIVE_KEY = env_str("LINLI_SM4_ACTIVE_KEY", next(iter(LINLI_SM4_KEYS)))
@@ -58,6 +63,11 @@ LINLI_BLIND_INDEX_KEY = env_hex_bytes("LINLI_BLIND_INDEX_KEY", DEV_BLIND_INDEX_K
 LINLI_AUDIT_SIGNING_KEY = env_hex_bytes("LINLI_AUDIT_SIGNING_KEY", DEV_AUDIT_SIGNING_KEY, 32)
 LINLI_AUDIT_VERIFY_KEY = env_hex_bytes("LINLI_AUDIT_VERIFY_KEY", DEV_AUDIT_VERIFY_KEY, 64)
 LINLI_AUDIT_CHECKPOINT_MINUTES = env_int("LINLI_AUDIT_CHECKPOINT_MINUTES", 60, minimum=1)
+# Every signed checkpoint is also appended here, outside the database (empty: off; tests turn
+# it on per test so they don't share one file).
+LINLI_AUDIT_ANCHOR_FILE = env_str(
+    "LINLI_AUDIT_ANCHOR_FILE", "" if TESTING else str(DATA_DIR / "audit-anchors.jsonl")
+)
 
 if PRODUCTION:
     weak = []
@@ -69,12 +79,20 @@ if PRODUCTION:
         weak.append("LINLI_BLIND_INDEX_KEY")
     if LINLI_AUDIT_SIGNING_KEY.hex() == DEV_AUDIT_SIGNING_KEY:
         weak.append("LINLI_AUDIT_SIGNING_KEY")
+    if LINLI_AUDIT_VERIFY_KEY.hex() == DEV_AUDIT_VERIFY_KEY.replace(" ", ""):
+        weak.append("LINLI_AUDIT_VERIFY_KEY")
     if weak:
         raise ImproperlyConfiguredError(
             "Production mode refuses the development defaults of: " + ", ".join(weak)
         )
+    if DEBUG:
+        raise ImproperlyConfiguredError("Production mode refuses LINLI_DEBUG=true")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfiguredError("Production mode needs LINLI_ALLOWED_HOSTS")
 
 INSTALLED_APPS = [
+    # First, so its createsuperuser / changepassword commands replace Django's (refusing them).
+    "linli.accounts",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -82,13 +100,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "django_filters",
     "django_htmx",
     "linli.core",
     "linli.regions",
-    "linli.accounts",
     "linli.audit",
     "linli.registry",
 ]
@@ -133,6 +149,8 @@ DATABASES = {
         conn_max_age=env_int("LINLI_DB_CONN_MAX_AGE", 60 if PRODUCTION else 0, minimum=0),
     )
 }
+if PRODUCTION and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfiguredError("Production mode needs a PostgreSQL DATABASE_URL")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take the write lock up front, so two writers queue instead of
     # failing with "database is locked" when a read inside a transaction turns into a write.

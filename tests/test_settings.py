@@ -31,7 +31,12 @@ def _settings_process(env: dict[str, str], code: str = PRINT) -> subprocess.Comp
 
 
 def _fresh_keys() -> dict[str, str]:
-    return dict(line.split("=", 1) for line in generate_env_lines())
+    """Fresh keys plus what production needs besides them: PostgreSQL and the served hosts."""
+    return {
+        **dict(line.split("=", 1) for line in generate_env_lines()),
+        "DATABASE_URL": "postgres://linli@127.0.0.1:5432/linli",
+        "LINLI_ALLOWED_HOSTS": "linli.example.gov.cn",
+    }
 
 
 def test_production_refuses_every_development_default_and_names_them() -> None:
@@ -42,8 +47,35 @@ def test_production_refuses_every_development_default_and_names_them() -> None:
         "LINLI_SM4_KEYS",
         "LINLI_BLIND_INDEX_KEY",
         "LINLI_AUDIT_SIGNING_KEY",
+        "LINLI_AUDIT_VERIFY_KEY",
     ):
         assert name in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"DATABASE_URL": "sqlite:////tmp/x.sqlite3"}, "PostgreSQL"),
+        ({"LINLI_DEBUG": "true"}, "LINLI_DEBUG"),
+        ({"LINLI_ALLOWED_HOSTS": ""}, "LINLI_ALLOWED_HOSTS"),
+    ],
+)
+def test_production_refuses_unsafe_deployment_settings(
+    change: dict[str, str], message: str
+) -> None:
+    result = _settings_process({"LINLI_MODE": "production", **_fresh_keys(), **change})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_mismatched_audit_key_pair_stops_start_up() -> None:
+    other = _fresh_keys()["LINLI_AUDIT_VERIFY_KEY"]
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='linli.settings'; django.setup()"
+    )
+    result = _settings_process({"LINLI_AUDIT_VERIFY_KEY": other}, code)
+    assert result.returncode != 0
+    assert "not one SM2 key pair" in result.stderr
 
 
 def test_production_refuses_only_the_default_it_still_has() -> None:

@@ -339,6 +339,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
         "reset_password": "reset_password",
         "set_active": "retire",
         "reveal_phone": "reveal",
+        "search": "view",
     }
 
     def decorate(self, queryset: Any) -> Any:
@@ -398,6 +399,24 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSe
         services.set_user_active(self._actor(), user, incoming.validated_data["is_active"])
         return Response(
             UserSerializer(self._fresh(user), context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(
+        request=inline_serializer("PhoneSearch", {"phone": serializers.CharField()}),
+        responses={200: UserSerializer(many=True)},
+    )
+    @action(detail=False, methods=["post"])
+    def search(self, request: Request) -> Response:
+        """Exact search by mobile number through the blind index; POST keeps the number out of
+        URLs (a ``?q=`` with a phone number matches nothing)."""
+        phone = str(request.data.get("phone", "")) if isinstance(request.data, dict) else ""
+        found = UserFilterSet(
+            {"q": phone}, queryset=self.get_queryset(), allow_phone=True
+        ).qs.order_by("username")
+        if not phone.strip():
+            found = found.none()
+        return Response(
+            UserSerializer(found, many=True, context=self.get_serializer_context()).data
         )
 
     @extend_schema(

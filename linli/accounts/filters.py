@@ -34,6 +34,12 @@ class UserFilterSet(django_filters.FilterSet):
         model = User
         fields = ["q", "role", "is_active"]
 
+    def __init__(self, *args: Any, allow_phone: bool = False, **kwargs: Any) -> None:
+        # Phone numbers are searched only from a POST body, never from a URL, where they would
+        # land in access logs, browser history and Referer headers.
+        self.allow_phone = allow_phone
+        super().__init__(*args, **kwargs)
+
     def filter_search(self, queryset: Any, name: str, value: str) -> Any:
         value = value.strip()
         if not value:
@@ -42,6 +48,8 @@ class UserFilterSet(django_filters.FilterSet):
             phone = normalize_mobile(value)
         except CodeError:
             return queryset.filter(Q(username__icontains=value) | Q(display_name__icontains=value))
+        if not self.allow_phone:
+            return queryset.none()
         # Phones are encrypted: an exact match through the blind index is the only search.
         return queryset.filter(phone_index=blind_index_for(User, "phone_index", phone))
 

@@ -65,6 +65,9 @@ class LoginForm(forms.Form):
 
 
 class TotpForm(forms.Form):
+    current_password = forms.CharField(
+        label=_("Current password"), strip=False, widget=forms.PasswordInput, required=False
+    )
     code = forms.RegexField(
         label=_("Verification code"),
         regex=r"^\s*\d{3}\s?\d{3}\s*$",
@@ -73,6 +76,13 @@ class TotpForm(forms.Form):
             attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": 7}
         ),
     )
+
+    def __init__(self, *args: Any, needs_password: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if needs_password:
+            self.fields["current_password"].required = True
+        else:
+            del self.fields["current_password"]
 
 
 class PasswordChangeForm(forms.Form):

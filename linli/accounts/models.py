@@ -69,6 +69,11 @@ class User(AbstractUser):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         ordering = ["username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(is_superuser=False), name="accounts_user_no_superuser"
+            )
+        ]
         permissions = [
             ("retire_user", "Can retire a user"),
             ("reset_password_user", "Can reset a user's password"),
@@ -78,6 +83,21 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+    # Django lets an active superuser do everything before any backend is asked; that would
+    # be one account above the three administrators. Permissions come from roles only.
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        if not self.is_active:
+            return False
+        return perm in self.linli_permissions() if obj is None else False
+
+    def has_perms(self, perm_list: Any, obj: Any = None) -> bool:
+        return all(self.has_perm(perm, obj) for perm in perm_list)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return self.is_active and any(
+            perm.startswith(f"{app_label}.") for perm in self.linli_permissions()
+        )
 
     # Scope and permissions are read many times per request; cache them on the instance.
     def _assignments(self) -> list[RoleAssignment]:

@@ -37,6 +37,7 @@ from linli.utilities import crypto
 from linli.utilities.scope import code_in_scope
 from linli.utilities.validators import CodeError, normalize_mobile
 
+MAX_TOKEN_DAYS = 730
 USER_EDITABLE = ("display_name", "phone", "home_region_id", "organisation_name", "email")
 
 
@@ -65,6 +66,23 @@ def _require_user_in_scope(actor: User, user: User) -> None:
     # The same gate as the pages: an account outside the actor's scope does not exist for them.
     if not User.objects.visible_to(actor).filter(pk=user.pk).exists():
         raise NotFoundError("not_found", _("The record does not exist."))
+
+
+def _refuse_administrator_target(actor: User, user: User) -> None:
+    """Credentials of an administrator are never reset through the web (三员分立).
+
+    Otherwise the system administrator could reset the audit administrator's password (or
+    second factor, or phone) and sign in as them. Resetting an administrator takes server
+    access: ``linli accounts reset-password``, audited like any other reset.
+    """
+    if user.pk != actor.pk and user.admin_kind() is not None:
+        raise PermissionDeniedError(
+            "account.administrator",
+            _(
+                "The credentials of an administrator account cannot be changed here; an "
+                "operator with server access uses 'linli accounts reset-password'."
+            ),
+        )
 
 
 def generate_password(length: int = 14) -> str:
@@ -146,6 +164,8 @@ def create_user(
 def update_user(actor: User, user: User, **values: Any) -> User:
     _require(actor, "accounts.change_user")
     _require_user_in_scope(actor, user)
+    if {"phone", "email"} & set(values):
+        _refuse_administrator_target(actor, user)
     unknown = set(values) - set(USER_EDITABLE)
     if unknown:
         raise ServiceError(
@@ -197,8 +217,13 @@ def reset_password(actor: User, user: User) -> str:
     """A new one-time password; the account must change it at next login."""
     _require(actor, "accounts.reset_password_user")
     _require_user_in_scope(actor, user)
+    _refuse_administrator_target(actor, user)
+    return _reset_password(actor, user)
+
+
+def _reset_password(actor: User | None, user: User) -> str:
     locked = User.objects.select_for_update().get(pk=user.pk)
-    temporary = generate_password()
+    temporary = generate_password(max(14, SecurityPolicy.current().min_length))
     locked.set_password(temporary)
     locked.must_change_password = True
     locked.password_changed_at = timezone.now()
@@ -209,10 +234,26 @@ def reset_password(actor: User, user: User) -> str:
     return temporary
 
 
-@transaction.atomic
+def _require_current_password(user: User, password: str) -> None:
+    """A wrong current password counts toward lockout like a failed sign-in, so a stolen
+    session cannot be used to guess it."""
+    if user.check_password(password):
+        return
+    with transaction.atomic():
+        LoginAttempt.objects.create(username=user.username, succeeded=False)
+        audit.record(AuditAction.LOGIN_FAILED, user, actor=user, note="current password")
+    raise ServiceError("password.wrong", _("The current password is wrong."))
+
+
 def change_password(user: User, old_password: str, new_password: str) -> None:
-    if not user.check_password(old_password):
-        raise ServiceError("password.wrong", _("The current password is wrong."))
+    if lockout_until(user.username, None) is not None:
+        raise ServiceError("login.locked", _lock_message(lockout_until(user.username, None)))
+    _require_current_password(user, old_password)
+    _change_password(user, old_password, new_password)
+
+
+@transaction.atomic
+def _change_password(user: User, old_password: str, new_password: str) -> None:
     if old_password == new_password:
         raise ServiceError("password.same", _("The new password must differ from the current one."))
     try:
@@ -377,8 +418,10 @@ def update_policy(actor: User, **values: int) -> SecurityPolicy:
         raise ServiceError(
             "fields.unknown", _("Unknown fields: %(f)s") % {"f": ", ".join(sorted(unknown))}
         )
-    if values.get("min_length", policy.min_length) < 8:
-        raise ServiceError("policy.min_length", _("Passwords must have at least 8 characters."))
+    if not 8 <= values.get("min_length", policy.min_length) <= 64:
+        raise ServiceError(
+            "policy.min_length", _("The minimum password length must be between 8 and 64.")
+        )
     if not 1 <= values.get("min_classes", policy.min_classes) <= 4:
         raise ServiceError("policy.min_classes", _("Character classes must be between 1 and 4."))
     for name in (
@@ -529,8 +572,16 @@ def _matching_step(secret: str, code: str) -> int | None:
     return None
 
 
+def confirm_totp(user: User, secret: str, code: str, current_password: str | None = None) -> None:
+    """Enrol a second factor; replacing an enrolled one needs the current password too, so a
+    hijacked session cannot swap in the attacker's authenticator."""
+    if user.has_totp:
+        _require_current_password(user, current_password or "")
+    _confirm_totp(user, secret, code)
+
+
 @transaction.atomic
-def confirm_totp(user: User, secret: str, code: str) -> None:
+def _confirm_totp(user: User, secret: str, code: str) -> None:
     step = _matching_step(secret, code)
     if step is None:
         raise ServiceError("totp.invalid", _("The verification code is wrong."))
@@ -574,6 +625,7 @@ def verify_totp(user: User, code: str, source_ip: str | None) -> None:
 def reset_totp(actor: User, user: User) -> None:
     _require(actor, "accounts.change_user")
     _require_user_in_scope(actor, user)
+    _refuse_administrator_target(actor, user)
     locked = User.objects.select_for_update().get(pk=user.pk)
     locked.totp_secret = ""
     locked.totp_confirmed_at = None
@@ -594,8 +646,19 @@ def issue_api_token(
     _require_user_in_scope(actor, user)
     if not user.is_active:
         raise ServiceError("user.inactive", _("The account is disabled."))
-    if days is not None and days < 0:
-        raise ServiceError("token.days", _("The validity must be a positive number of days."))
+    # Tokens skip the sign-in rules (password change, second factor), so they are only for
+    # system accounts whose every role is of the device/system kind, never for people.
+    kinds = set(RoleAssignment.objects.filter(user=user).values_list("role__kind", flat=True))
+    if not kinds or kinds != {RoleKind.DEVICE}:
+        raise ServiceError(
+            "token.not_system_account",
+            _("API tokens can only be issued to system accounts holding only integration roles."),
+        )
+    if days is None or not 1 <= days <= MAX_TOKEN_DAYS:
+        raise ServiceError(
+            "token.days",
+            _("The validity must be between 1 and %(n)d days.") % {"n": MAX_TOKEN_DAYS},
+        )
     raw = "ll_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
@@ -659,3 +722,57 @@ __all__ = [
     "update_role",
     "update_user",
 ]
+
+
+# ---------------------------------------------------------------- server-side bootstrap
+
+
+@transaction.atomic
+def bootstrap_administrators(region: RegionNode, usernames: dict[str, str]) -> dict[str, str]:
+    """Create the three administrators of a new installation with one-time passwords.
+
+    Only possible while no administrator exists: nobody is there yet to create or grant
+    them through the pages. Run from the server (``linli accounts bootstrap``), audited.
+    """
+    sync_builtin_roles()
+    if RoleAssignment.objects.filter(role__kind__in=ADMIN_KINDS).exists():
+        raise ServiceError(
+            "bootstrap.done", _("Administrators exist already; they manage accounts from now on.")
+        )
+    passwords: dict[str, str] = {}
+    for kind, username in usernames.items():
+        if kind not in ADMIN_KINDS:
+            raise ServiceError("bootstrap.kind", _("Unknown administrator kind."))
+        if User.objects.filter(username__iexact=username).exists():
+            raise ServiceError("username.taken", _("This user name is already taken."))
+        initial = generate_password(max(14, SecurityPolicy.current().min_length))
+        user = User(username=username, home_region=region, must_change_password=True)
+        user.set_password(initial)
+        user.password_changed_at = timezone.now()
+        user.save()
+        PasswordHistory.objects.create(user=user, password=user.password)
+        role = Role.objects.get(code=str(kind))
+        RoleAssignment.objects.create(user=user, role=role, region=region)
+        audit.record(
+            AuditAction.CREATE, user, actor_name="bootstrap", note="linli accounts bootstrap"
+        )
+        audit.record(
+            AuditAction.GRANT,
+            user,
+            actor_name="bootstrap",
+            changes={"role": role.code, "region": region.code},
+            region_code=region.code,
+        )
+        passwords[username] = initial
+    return passwords
+
+
+@transaction.atomic
+def reset_password_from_server(username: str) -> str:
+    """Break-glass reset for any account, administrators included, by an operator with server
+    access; the account must change the password at its next sign-in."""
+    user = User.objects.filter(username__iexact=username).first()
+    if user is None:
+        raise NotFoundError("not_found", _("The record does not exist."))
+    temporary = _reset_password(None, user)
+    return temporary

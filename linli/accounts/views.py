@@ -208,12 +208,17 @@ def totp_setup_view(request: HttpRequest) -> HttpResponse:
     user = _actor(request)
     secret = request.session.get(SETUP_SECRET) or services.new_totp_secret()
     request.session[SETUP_SECRET] = secret
-    form = TotpForm(request.POST or None)
+    form = TotpForm(request.POST or None, needs_password=user.has_totp)
     if request.method == "POST" and form.is_valid():
         try:
-            services.confirm_totp(user, secret, form.cleaned_data["code"])
+            services.confirm_totp(
+                user, secret, form.cleaned_data["code"], form.cleaned_data.get("current_password")
+            )
         except ServiceError as exc:
-            form.add_error("code", str(exc.message))
+            form.add_error(
+                "current_password" if exc.code.startswith(("password", "login")) else "code",
+                str(exc.message),
+            )
         else:
             request.session.pop(SETUP_SECRET, None)
             messages.success(request, _("The second factor is set up."))
@@ -260,11 +265,16 @@ def user_list(request: HttpRequest) -> HttpResponse:
             )
         )
     )
-    filterset = UserFilterSet(request.GET or None, queryset=users)
+    searched_by_post = request.method == "POST"
+    data = request.POST if searched_by_post else request.GET
+    filterset = UserFilterSet(data or None, queryset=users, allow_phone=searched_by_post)
     page = Paginator(filterset.qs.order_by("username"), 50).get_page(request.GET.get("page"))
     rows = [(user, mask_phone(user.phone)) for user in page.object_list]
-    query = request.GET.copy()
-    query.pop("page", None)
+    query = data.copy()
+    for key in ("page", "csrfmiddlewaretoken"):
+        query.pop(key, None)
+    if searched_by_post:
+        query.pop("q", None)  # the search may be a phone number: keep it out of page links
     return render(
         request,
         "accounts/user_list.html",

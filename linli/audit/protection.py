@@ -62,17 +62,6 @@ def install(connection: Any) -> None:
             raise RuntimeError(f"audit protection is not written for {connection.vendor}")
 
 
-def suspend_for_test_flush(connection: Any) -> None:
-    """Only the test harness calls this, as a superuser, to empty the test database."""
-    with connection.cursor() as cursor:
-        for table in PROTECTED_TABLES:
-            if connection.vendor == "postgresql":
-                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-            else:
-                cursor.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
-                cursor.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
-
-
 class HardeningError(RuntimeError):
     """The database or the roles given cannot be hardened as asked."""
 
@@ -102,6 +91,23 @@ def harden_postgres(connection: Any, app_role: str, owner_role: str) -> list[str
             done.append(
                 f"warning: {app_role} is a superuser; only the triggers restrain it. "
                 "Run the platform as an ordinary role."
+            )
+        # Whoever owns the database's schema may DROP any table in it, audit tables included:
+        # the app role must not own the database or the schema the tables live in.
+        cursor.execute(
+            "SELECT pg_get_userbyid(d.datdba), pg_get_userbyid(n.nspowner), "
+            "pg_has_role(%s, n.nspowner, 'MEMBER') "
+            "FROM pg_database d, pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE d.datname = current_database() AND c.relname = %s",
+            [app_role, PROTECTED_TABLES[0]],
+        )
+        db_owner, schema_owner, owns_schema = cursor.fetchone()
+        if db_owner == app_role or (owns_schema and not row[0]):
+            raise HardeningError(
+                f"{app_role} owns the database ({db_owner}) or the schema of the audit tables "
+                f"({schema_owner}), so it could DROP them. Give the database and schema to "
+                f"another role (e.g. ALTER DATABASE ... OWNER TO {owner_role}; ALTER SCHEMA "
+                f"public OWNER TO {owner_role}) and GRANT {app_role} USAGE, CREATE on the schema."
             )
         cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [owner_role])
         if cursor.fetchone() is None:

@@ -4,9 +4,12 @@ its own transaction, so an entry exists exactly when the change it describes was
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +20,7 @@ from django.utils import timezone
 from linli.audit.choices import AuditAction
 from linli.audit.models import GENESIS_HASH, AuditCheckpoint, AuditEntry
 from linli.core.context import current_actor
+from linli.core.jobs import background, enqueue
 from linli.utilities import crypto
 from linli.utilities.fields import personal_field_names
 
@@ -216,7 +220,59 @@ def create_checkpoint() -> AuditCheckpoint | None:
             settings.LINLI_AUDIT_SIGNING_KEY, settings.LINLI_AUDIT_VERIFY_KEY, checkpoint.message()
         ).hex()
         checkpoint.save(force_insert=True)
+        transaction.on_commit(lambda: append_anchor(checkpoint))
         return checkpoint
+
+
+def anchor_path() -> Path | None:
+    configured = str(getattr(settings, "LINLI_AUDIT_ANCHOR_FILE", "") or "")
+    return Path(configured) if configured else None
+
+
+def append_anchor(checkpoint: AuditCheckpoint) -> None:
+    """Copy a checkpoint outside the database, so removing the tail together with the
+    checkpoint rows is still detected. Append-only; ship it to other storage in production."""
+    path = anchor_path()
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(
+        {
+            "seq": checkpoint.seq,
+            "head_hash": checkpoint.head_hash,
+            "created_at": checkpoint.created_at.isoformat(timespec="microseconds"),
+            "key_fingerprint": checkpoint.key_fingerprint,
+            "signature": checkpoint.signature,
+        },
+        sort_keys=True,
+    )
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_anchors(path: Path, result: Verification) -> list[AuditCheckpoint]:
+    anchors: list[AuditCheckpoint] = []
+    if not path.exists():
+        return anchors
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            anchors.append(
+                AuditCheckpoint(
+                    seq=int(data["seq"]),
+                    head_hash=str(data["head_hash"]),
+                    created_at=datetime.fromisoformat(data["created_at"]),
+                    key_fingerprint=str(data.get("key_fingerprint", "")),
+                    signature=str(data["signature"]),
+                )
+            )
+        except (ValueError, KeyError, TypeError):
+            result.fail(f"anchor file {path} line {number} is malformed")
+    return anchors
 
 
 @dataclass
@@ -236,13 +292,20 @@ class Verification:
         self.problems.append(problem)
 
 
-def verify_chain(batch_size: int = 5000) -> Verification:
-    """Recompute every hash and link, then check every checkpoint's signature and head."""
+def verify_chain(batch_size: int = 5000, anchors: Path | None = None) -> Verification:
+    """Recompute every hash and link, then check every checkpoint's signature and head —
+    those in the database and those copied to the anchor file."""
     result = Verification()
     expected_seq = 1
     prev_hash = GENESIS_HASH
     heads: dict[int, tuple[str, int]] = {}
     checkpoints = list(AuditCheckpoint.objects.order_by("seq", "id"))
+    anchor_file = anchors or anchor_path()
+    if anchor_file is not None:
+        known = {(cp.seq, cp.signature) for cp in checkpoints}
+        checkpoints += [
+            cp for cp in read_anchors(anchor_file, result) if (cp.seq, cp.signature) not in known
+        ]
     wanted = {cp.seq for cp in checkpoints}
     # Ordered by primary key, the order of insertion: a reordered seq shows up as a gap.
     for entry in AuditEntry.objects.order_by("id").iterator(chunk_size=batch_size):
@@ -276,10 +339,10 @@ def verify_chain(batch_size: int = 5000) -> Verification:
     for cp in checkpoints:
         result.checkpoints += 1
         if not crypto.sm2_verify(public_key, cp.message(), bytes.fromhex(cp.signature)):
-            result.fail(f"checkpoint {cp.id} at #{cp.seq}: signature is not valid", cp.seq)
+            result.fail(f"checkpoint {_name(cp)} at #{cp.seq}: signature is not valid", cp.seq)
         if cp.seq > last_seq:
             result.fail(
-                f"checkpoint {cp.id} vouches for {cp.seq} entries but only {last_seq} exist "
+                f"checkpoint {_name(cp)} vouches for {cp.seq} entries but only {last_seq} exist "
                 "(the tail was removed)",
                 last_seq + 1,
             )
@@ -287,13 +350,23 @@ def verify_chain(batch_size: int = 5000) -> Verification:
             head_hash, head_id = heads.get(cp.seq, ("", None))
             if head_hash != cp.head_hash:
                 result.fail(
-                    f"checkpoint {cp.id}: entry #{cp.seq} is not the one it signed", cp.seq, head_id
+                    f"checkpoint {_name(cp)}: entry #{cp.seq} is not the one it signed",
+                    cp.seq,
+                    head_id,
                 )
     return result
 
 
+def _name(checkpoint: AuditCheckpoint) -> str:
+    return str(checkpoint.id) if checkpoint.id else "(anchor file)"
+
+
 VERIFICATION_CACHE_KEY = "linli:audit:verification"
-VERIFICATION_CACHE_SECONDS = 300
+# The periodic job refreshes it well within this; a page never shows an older result.
+VERIFICATION_CACHE_SECONDS = 3600
+VERIFY_EVERY_SECONDS = 600
+# Above this many entries a page request does not verify inline (a full pass reads every entry).
+INLINE_VERIFY_LIMIT = 50_000
 
 
 @dataclass
@@ -307,6 +380,14 @@ class VerificationStatus:
     first_bad_id: int | None
     problems: list[str]
     checked_at: datetime
+
+    @property
+    def is_pending(self) -> bool:
+        return self.entries < 0
+
+    @classmethod
+    def pending(cls) -> VerificationStatus:
+        return cls(True, -1, -1, None, None, [], timezone.now())
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -323,6 +404,11 @@ def verification_status(*, refresh: bool = False, actor: Any = None) -> Verifica
         cached = cache.get(VERIFICATION_CACHE_KEY)
         if isinstance(cached, VerificationStatus):
             return cached
+        if AuditEntry.objects.count() > INLINE_VERIFY_LIMIT:
+            # Too long for a page request: the periodic job (or a requested re-run in the
+            # background) fills the cache; the page says it is pending meanwhile.
+            enqueue("linli.audit.services.refresh_verification")
+            return VerificationStatus.pending()
     result = verify_chain()
     status = VerificationStatus(
         ok=result.ok,
@@ -362,3 +448,9 @@ def request_verification(actor: Any) -> VerificationStatus:
             "permission_denied", _("You do not have permission for this action.")
         )
     return verification_status(refresh=True, actor=actor)
+
+
+@background
+def refresh_verification() -> None:
+    """Verify the whole chain and keep the result for the pages (periodic and on request)."""
+    verification_status(refresh=True)

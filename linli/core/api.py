@@ -32,7 +32,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return _error(exc.code, str(exc.message), exc.status_code, exc.details or None)
     if isinstance(exc, RequestDataTooBig):
         return _error("too_large", _("The request body is too large."), 413)
-    if isinstance(exc, exceptions.ParseError):
+    if isinstance(exc, exceptions.ParseError | RecursionError):
+        # RecursionError: JSON nested deep enough to exhaust the parser's stack.
         return _error("malformed", _("The request body is not valid JSON."), 400)
     if isinstance(exc, exceptions.ValidationError):
         return _error("invalid", _("The submitted data is not valid."), 400, exc.detail)

@@ -13,3 +13,4 @@ class CoreConfig(AppConfig):
         from linli.utilities import crypto
 
         crypto.self_check()
+        crypto.check_audit_key_pair()

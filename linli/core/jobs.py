@@ -173,3 +173,12 @@ def audit_checkpoint() -> None:
     checkpoint = create_checkpoint()
     if checkpoint is not None:
         logger.info("audit checkpoint at #%s", checkpoint.seq)
+
+
+@periodic("audit.verify", 600)
+def audit_verify() -> None:
+    """Re-verify the whole audit chain so the audit pages show a fresh result without
+    verifying inside a page request."""
+    from linli.audit.services import verification_status
+
+    verification_status(refresh=True)

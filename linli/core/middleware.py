@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
@@ -7,19 +8,34 @@ from django.http import HttpRequest, HttpResponse
 from linli.core.context import acting_as
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    """The source address; behind nginx the first X-Forwarded-For hop is the client's.
+def _address(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
 
-    Only trusted when LINLI_TRUST_PROXY is set, otherwise anyone could pick their address
-    and dodge per-address lockout.
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address, for lockout and the audit trail.
+
+    ``X-Forwarded-For`` is read only when the direct peer is one of LINLI_TRUSTED_PROXIES, and
+    then from the right: the last hop that is not a trusted proxy is the one our own proxy saw.
+    Anything a client writes further left is its own claim and ignored. Malformed values are
+    ignored too, never an error.
     """
     from django.conf import settings
 
-    if getattr(settings, "LINLI_TRUST_PROXY", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
+    remote = _address(request.META.get("REMOTE_ADDR", ""))
+    trusted = set(getattr(settings, "LINLI_TRUSTED_PROXIES", []))
+    if getattr(settings, "LINLI_TRUST_PROXY", False) and remote in trusted:
+        hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        for hop in reversed(hops):
+            address = _address(hop)
+            if address is None:
+                break
+            if address not in trusted:
+                return address
+    return remote
 
 
 class RequestContextMiddleware:

@@ -83,7 +83,7 @@ def create_region(
         info = parse_region_code(code)
     except CodeError as exc:
         raise ServiceError(
-            "region.code", _("The region code is not valid: %(e)s") % {"e": exc}
+            "region.code", _("The region code is not valid: %(e)s") % {"e": exc.message}
         ) from exc
     if info.level != level or not code.startswith(parent.code):
         raise ServiceError(

@@ -122,6 +122,22 @@ def sm2_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
         return False
 
 
+def check_audit_key_pair() -> None:
+    """The configured SM2 private and public keys must belong together, or every checkpoint
+    written from now on would fail verification."""
+    probe = b"linli-audit-key-probe"
+    try:
+        signature = sm2_sign(
+            settings.LINLI_AUDIT_SIGNING_KEY, settings.LINLI_AUDIT_VERIFY_KEY, probe
+        )
+    except Exception as exc:  # gmssl raises its own errors for malformed keys
+        raise CryptoUnavailableError(f"SM2 signing failed: {exc.__class__.__name__}") from exc
+    if not sm2_verify(settings.LINLI_AUDIT_VERIFY_KEY, probe, signature):
+        raise CryptoUnavailableError(
+            "LINLI_AUDIT_SIGNING_KEY and LINLI_AUDIT_VERIFY_KEY are not one SM2 key pair"
+        )
+
+
 def self_check() -> None:
     """Refuse to run when SM4 or SM3 is missing from the linked OpenSSL (checked at start-up)."""
     try:

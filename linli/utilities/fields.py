@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import models
+from django.db.models.lookups import Exact
 
 from linli.utilities import crypto
 
@@ -55,6 +56,21 @@ class EncryptedCharField(models.TextField):  # type: ignore[type-arg]
                 "search through the blind index instead"
             )
         return super().get_lookup(lookup_name)
+
+
+class _EmptyOnlyExact(Exact):
+    """``phone=""`` works (empty is stored as empty); any other value would be compared with
+    a randomised ciphertext and silently match nothing, so it is refused."""
+
+    def get_prep_lookup(self) -> Any:
+        if self.rhs not in ("", None):
+            raise NotImplementedError(
+                f"{self.lhs.target.name}: search encrypted fields through their blind index"
+            )
+        return super().get_prep_lookup()
+
+
+EncryptedCharField.register_lookup(_EmptyOnlyExact)
 
 
 class BlindIndexField(models.CharField):  # type: ignore[type-arg]

@@ -54,8 +54,8 @@ def test_user_out_of_scope_is_404(api: Any, personas: Any) -> None:
 
 def test_user_search_by_phone_uses_the_blind_index(api: Any, personas: Any) -> None:
     services.update_user(personas.system_admin, personas.community_worker_b, phone=PHONE)
-    response = api(personas.county_operator).get("/api/users/", {"q": PHONE})
-    assert [row["username"] for row in response.json()["results"]] == ["worker_b"]
+    response = api(personas.county_operator).post("/api/users/search/", {"phone": PHONE})
+    assert [row["username"] for row in response.json()] == ["worker_b"]
 
 
 def test_system_admin_creates_a_user_through_the_api(api: Any, personas: Any, tree: Any) -> None:
@@ -427,3 +427,15 @@ def test_session_api_post_without_csrf_is_refused(client: Client, personas: Any)
     )
     assert response.status_code == 403
     assert not User.objects.get(pk=personas.community_worker_a.pk).must_change_password
+
+
+def test_phone_search_is_a_post_and_never_a_query_string(api: Any, personas: Any) -> None:
+    services.update_user(personas.system_admin, personas.community_worker_b, phone=PHONE)
+    client = api(personas.county_operator)
+
+    found = client.post("/api/users/search/", {"phone": "+86 139 1234 5678"}, format="json")
+    by_url = client.get("/api/users/", {"q": PHONE})
+
+    assert [u["username"] for u in found.json()] == ["worker_b"]
+    assert PHONE not in found.content.decode()
+    assert by_url.json()["count"] == 0

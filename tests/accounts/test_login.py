@@ -463,3 +463,33 @@ def test_totp_secret_is_stored_encrypted(client: Client, personas: Any) -> None:
         )
         stored = cursor.fetchone()[0]
     assert secret not in stored
+
+
+def test_replacing_an_enrolled_second_factor_needs_the_current_password(
+    client: Client, personas: Any
+) -> None:
+    user = personas.community_worker_a
+    enrol(client, user)
+    before = User.objects.get(pk=user.pk).totp_secret
+    client.force_login(user)
+    client.get("/accounts/second-factor/")
+    code = pyotp.TOTP(client.session["linli_totp_setup_secret"]).now()
+
+    response = client.post("/accounts/second-factor/", {"code": code, "current_password": "wrong"})
+
+    assert "当前密码错误" in response.content.decode()
+    assert User.objects.get(pk=user.pk).totp_secret == before
+    assert LoginAttempt.objects.filter(username=user.username, succeeded=False).count() == 1
+
+
+def test_wrong_current_passwords_lock_the_account(client: Client, personas: Any) -> None:
+    user = personas.community_worker_a
+    client.force_login(user)
+    new = {"new_password": "Xx-12345678", "confirm_password": "Xx-12345678"}
+    for _attempt in range(5):
+        client.post("/accounts/password/", {"old_password": "wrong", **new})
+
+    response = client.post("/accounts/password/", {"old_password": PASSWORD, **new})
+
+    assert "登录失败次数过多" in response.content.decode()
+    assert User.objects.get(pk=user.pk).check_password(PASSWORD)

@@ -255,3 +255,45 @@ def test_record_many_chains_every_object_and_verifies(tree: Any) -> None:
     assert entries[1].prev_hash == entries[0].hash and entries[2].prev_hash == entries[1].hash
     assert entries[0].region_code == tree.grid_a1.code
     assert verify_chain().ok
+
+
+def test_removed_tail_and_checkpoints_are_caught_by_the_anchor_file(
+    tree: Any, settings: Any, tmp_path: Any
+) -> None:
+    """A DBA who deletes the tail AND the checkpoint rows is still caught by the copy of each
+    checkpoint kept outside the database."""
+    from transactional import suspend_for_test_flush
+
+    from linli.audit.protection import install
+
+    settings.LINLI_AUDIT_ANCHOR_FILE = str(tmp_path / "anchors.jsonl")
+    for number in range(6):
+        audit.record(AuditAction.UPDATE, tree.grid_a1, note=f"n{number}")
+    with transaction.atomic():
+        checkpoint = audit.create_checkpoint()
+    assert checkpoint is not None
+    # on_commit does not fire inside the test's transaction: append as the commit would.
+    audit.append_anchor(checkpoint)
+    suspend_for_test_flush(connection)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM audit_auditentry WHERE seq > %s", [checkpoint.seq - 2])
+            cursor.execute("DELETE FROM audit_auditcheckpoint")
+    finally:
+        install(connection)
+
+    without_anchor = audit.verify_chain(anchors=tmp_path / "missing.jsonl")
+    with_anchor = audit.verify_chain()
+
+    assert without_anchor.ok  # what the database alone can tell: nothing
+    assert not with_anchor.ok
+    assert with_anchor.first_bad_seq == checkpoint.seq - 1
+    assert any("tail was removed" in problem for problem in with_anchor.problems)
+
+
+def test_a_malformed_anchor_file_is_reported(tree: Any, tmp_path: Any) -> None:
+    anchors = tmp_path / "anchors.jsonl"
+    anchors.write_text("not json\n", encoding="utf-8")
+    result = audit.verify_chain(anchors=anchors)
+    assert not result.ok
+    assert "line 1 is malformed" in result.problems[0]

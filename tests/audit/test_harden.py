@@ -70,3 +70,29 @@ def test_harden_leaves_the_app_role_only_select_and_insert(audit_protected: None
 def test_harden_refuses_the_same_role_for_both(db: Any) -> None:
     with pytest.raises(CommandError, match="must differ"):
         call_command("db", "harden", "--app-role", "postgres", "--owner-role", "postgres")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL-only behaviour")
+def test_harden_refuses_an_app_role_that_could_drop_the_tables(audit_protected: None) -> None:
+    """Owning the schema lets a role DROP any table in it, hardening or not."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE ROLE linli_test_schema_owner NOLOGIN")
+        cursor.execute(
+            "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public'"
+        )
+        original = cursor.fetchone()[0]
+        cursor.execute("ALTER SCHEMA public OWNER TO linli_test_schema_owner")
+    try:
+        with pytest.raises(CommandError, match="could DROP them"):
+            call_command(
+                "db",
+                "harden",
+                "--app-role",
+                "linli_test_schema_owner",
+                "--owner-role",
+                "linli_test_owner2",
+                stdout=StringIO(),
+            )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'ALTER SCHEMA public OWNER TO "{original}"')

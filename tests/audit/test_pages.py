@@ -113,3 +113,23 @@ def test_checkpoints_are_listed(login: Any, personas: Any) -> None:
     checkpoint = audit.create_checkpoint()
     response = login(personas.audit_admin).get(reverse("audit:verification"))
     assert [cp.pk for cp in response.context["checkpoints"]] == [checkpoint.pk]
+
+
+def test_a_long_chain_is_not_verified_inside_the_page_request(
+    login: Any, personas: Any, monkeypatch: Any
+) -> None:
+    from django.core.cache import cache
+
+    from linli.audit import services
+
+    services.record(AuditAction.LOGIN, personas.audit_admin)
+    cache.delete(services.VERIFICATION_CACHE_KEY)
+    monkeypatch.setattr(services, "INLINE_VERIFY_LIMIT", 0)
+    calls: list[str] = []
+    monkeypatch.setattr(services, "enqueue", lambda path, *args: calls.append(path))
+
+    response = login(personas.audit_admin).get("/audit/")
+
+    assert response.status_code == 200
+    assert "正在后台校验" in response.content.decode()
+    assert calls == ["linli.audit.services.refresh_verification"]

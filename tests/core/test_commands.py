@@ -193,3 +193,21 @@ def test_startup_refuses_to_run_without_sm4(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(crypto.algorithms, "SM4", no_sm4)
     with pytest.raises(crypto.CryptoUnavailableError):
         apps.get_app_config("core").ready()
+
+
+def test_client_ip_ignores_forged_and_malformed_forwarded_addresses(settings: Any) -> None:
+    from django.test import RequestFactory
+
+    from linli.core.middleware import client_ip
+
+    settings.LINLI_TRUST_PROXY = True
+    settings.LINLI_TRUSTED_PROXIES = ["127.0.0.1"]
+    factory = RequestFactory()
+    # The client claims 1.2.3.4; nginx appends the address it really saw.
+    forged = factory.get("/", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7", REMOTE_ADDR="127.0.0.1")
+    assert client_ip(forged) == "203.0.113.7"
+    malformed = factory.get("/", HTTP_X_FORWARDED_FOR="notanip", REMOTE_ADDR="127.0.0.1")
+    assert client_ip(malformed) == "127.0.0.1"
+    # A peer that is not our proxy cannot speak for anyone else.
+    direct = factory.get("/", HTTP_X_FORWARDED_FOR="1.2.3.4", REMOTE_ADDR="198.51.100.9")
+    assert client_ip(direct) == "198.51.100.9"

@@ -37,3 +37,10 @@ def test_encrypted_field_refuses_lookups_that_cannot_work(tree: Any) -> None:
 def test_empty_phone_has_empty_index(tree: Any) -> None:
     user = User.objects.create_user(username="u3", password="x", home_region=tree.county)
     assert user.phone_index == ""
+
+
+def test_exact_match_on_ciphertext_is_refused_but_empty_works(tree: Any) -> None:
+    User.objects.create_user(username="u4", password="x", home_region=tree.county)
+    assert User.objects.filter(phone="").count() == 1
+    with pytest.raises(NotImplementedError):
+        list(User.objects.filter(phone="13912345678"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from argparse import ArgumentParser
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -16,9 +17,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="subcommand", required=True)
-        sub.add_parser(
+        verify = sub.add_parser(
             "verify",
             help="Recompute every hash and checkpoint; exit 1 naming the first bad entry.",
+        )
+        verify.add_argument(
+            "--anchors",
+            type=Path,
+            help="anchor file to check too (default: LINLI_AUDIT_ANCHOR_FILE)",
         )
         sub.add_parser("checkpoint", help="Sign the chain's current length and head.")
 
@@ -26,7 +32,7 @@ class Command(BaseCommand):
         if options["subcommand"] == "checkpoint":
             self.checkpoint()
         else:
-            self.verify()
+            self.verify(options.get("anchors"))
 
     def checkpoint(self) -> None:
         checkpoint = services.create_checkpoint()
@@ -40,8 +46,11 @@ class Command(BaseCommand):
             )
         )
 
-    def verify(self) -> None:
-        result = services.verify_chain()
+    def verify(self, anchors: Path | None = None) -> None:
+        if anchors is not None and not anchors.exists():
+            self.stderr.write(self.style.ERROR(f"Anchor file {anchors} does not exist."))
+            sys.exit(2)
+        result = services.verify_chain(anchors=anchors)
         if result.ok:
             self.stdout.write(
                 self.style.SUCCESS(

@@ -16,6 +16,19 @@ from linli.core import jobs
 logger = logging.getLogger("linli.serve")
 
 
+def _proxy_options() -> dict[str, Any]:
+    """Behind nginx, let waitress take the client address from X-Forwarded-For sent by the
+    trusted proxy; otherwise it strips the header and every client looks like 127.0.0.1."""
+    if not settings.LINLI_TRUST_PROXY or not settings.LINLI_TRUSTED_PROXIES:
+        return {}
+    return {
+        "trusted_proxy": settings.LINLI_TRUSTED_PROXIES[0],
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": {"x-forwarded-for"},
+        "clear_untrusted_proxy_headers": True,
+    }
+
+
 class Command(BaseCommand):
     help = "Run the platform with waitress (embedded mode also runs the periodic jobs)."
     requires_system_checks: list[str] = []
@@ -56,7 +69,9 @@ class Command(BaseCommand):
                 port=options["port"],
                 threads=options["threads"],
                 ident="linli",
-                max_request_body_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE * 8,
+                # Large Excel uploads are checked (and refused in Chinese) by the views.
+                max_request_body_size=1024**3,
+                **_proxy_options(),
             )
         finally:
             if scheduler is not None:
