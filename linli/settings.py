@@ -219,6 +219,9 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # Bodies beyond this are refused with 413/400 before any view parses them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("LINLI_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
+# Excel imports: files above this are refused before they are read; rows stored per transaction.
+LINLI_IMPORT_MAX_BYTES = env_int("LINLI_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+LINLI_IMPORT_BATCH_SIZE = env_int("LINLI_IMPORT_BATCH_SIZE", 1000, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

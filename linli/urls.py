@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("linli.accounts.urls")),
     path("regions/", include("linli.regions.urls")),
     path("audit/", include("linli.audit.urls")),
+    path("registry/", include("linli.registry.urls")),
     path("api/", include((api_patterns, "api"), namespace="api")),
     path("health/", core_views.health, name="health"),
 ]

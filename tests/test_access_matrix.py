@@ -7,6 +7,9 @@ you do.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -26,6 +29,23 @@ from django.urls import reverse
 
 from linli.accounts.models import Role, RoleAssignment, User
 from linli.regions.models import RegionNode
+from linli.registry.models import (
+    Building,
+    Compound,
+    House,
+    Household,
+    ImportJob,
+    Organisation,
+    Person,
+    PersonTag,
+    Rental,
+    Residence,
+    Tag,
+    TagCategory,
+    Unit,
+    Vehicle,
+)
+from linli.utilities.masking import mask_name
 from linli.utilities.scope import ScopedQuerySet
 
 NEW_NAME = "矩阵改名"
@@ -132,7 +152,372 @@ ASSIGNMENTS = AccessCase(
     note="granted and revoked through the API; the user pages show assignments per account",
 )
 
-CASES: list[AccessCase] = [REGIONS, USERS, ASSIGNMENTS]
+# ------------------------------------------------------------------ the register
+#
+# Objects are made directly (the services are tested on their own); every operation goes
+# through the pages and the API. Markers are values the list, the detail page and the JSON
+# show — a person's name only masked, so the masked name is the person's marker.
+
+MATRIX_DAY = date(2024, 1, 1)
+# Cells make a record and then create another at the same place: names must not collide.
+_serial = itertools.count(1)
+REGISTER_REFUSED = {"api": (400, 404), "page": (200, 404)}
+
+
+def _organisation(places: Places, where: RegionNode) -> Organisation:
+    return Organisation.objects.create(region=where, name=f"矩阵组织{where.code}", kind="merchant")
+
+
+def _compound(places: Places, where: RegionNode) -> Compound:
+    return Compound.objects.create(region=where, name=f"矩阵小区{where.code}-{next(_serial)}")
+
+
+def _building(places: Places, where: RegionNode) -> Building:
+    compound = _compound(places, where)
+    return Building.objects.create(
+        region=where,
+        compound=compound,
+        number=f"矩阵楼{next(_serial)}",
+        floors_above=6,
+    )
+
+
+def _unit(places: Places, where: RegionNode) -> Unit:
+    building = _building(places, where)
+    return Unit.objects.create(region=where, building=building, number=f"矩阵单元{next(_serial)}")
+
+
+def _house(places: Places, where: RegionNode) -> House:
+    unit = _unit(places, where)
+    serial = next(_serial)
+    return House.objects.create(
+        region=where,
+        building=unit.building,
+        unit=unit,
+        number="101",
+        floor=1,
+        address=f"矩阵地址{where.code}-{serial}",
+        address_code=f"M{where.code}-{serial}",
+    )
+
+
+def _person(places: Places, where: RegionNode, name: str = "矩阵人员") -> Person:
+    return Person.objects.create(region=where, name=name)
+
+
+def _household(places: Places, where: RegionNode) -> Household:
+    return Household.objects.create(region=where, number=f"矩阵户{where.code}")
+
+
+def _residence(places: Places, where: RegionNode) -> Residence:
+    return Residence.objects.create(
+        region=where,
+        person=_person(places, where),
+        house=_house(places, where),
+        relation="owner",
+        moved_in=MATRIX_DAY,
+    )
+
+
+def _vehicle(places: Places, where: RegionNode) -> Vehicle:
+    return Vehicle.objects.create(region=where, plate=f"鲁M{where.code[-5:]}")
+
+
+def _rental(places: Places, where: RegionNode) -> Rental:
+    rental = Rental.objects.create(
+        region=where,
+        house=_house(places, where),
+        mode="whole",
+        channel="self",
+        monthly_rent=1000,
+        start=MATRIX_DAY,
+    )
+    rental.tenants.add(_person(places, where))
+    return rental
+
+
+def _matrix_tag() -> Tag:
+    category, _created = TagCategory.objects.get_or_create(code="matrix", defaults={"name": "矩阵"})
+    tag, _created = Tag.objects.get_or_create(
+        code="matrix-tag", defaults={"category": category, "name": "矩阵标签"}
+    )
+    return tag
+
+
+def _person_tag(places: Places, where: RegionNode) -> PersonTag:
+    return PersonTag.objects.create(person=_person(places, where), tag=_matrix_tag())
+
+
+def _import_job(places: Places, where: RegionNode) -> ImportJob:
+    return ImportJob.objects.create(
+        region=where.parent,
+        kind="people",
+        source="imports/matrix.xlsx",
+        original_name=f"矩阵导入{where.code}.xlsx",
+    )
+
+
+def _region_of(obj: Any) -> str:
+    return str(obj.region.code)
+
+
+def _api_retire(basename: str) -> Callable[[Any], Call]:
+    return lambda obj: Call("post", reverse(f"api:{basename}-retire", args=[obj.pk]))
+
+
+def _page(kind: str, page: str) -> Callable[[Any], str]:
+    return lambda obj: reverse(f"registry:{kind}_{page}", args=[obj.pk])
+
+
+def _page_list(kind: str) -> Callable[[Any], str]:
+    return lambda obj: reverse(f"registry:{kind}_list")
+
+
+def _page_retire(kind: str) -> Callable[[Any], Call]:
+    return lambda obj: Call("post", reverse(f"registry:{kind}_retire", args=[obj.pk]))
+
+
+def _page_create(kind: str, body: Callable[[Places, RegionNode], dict[str, Any]]) -> Any:
+    return lambda places, where: Call(
+        "post", reverse(f"registry:{kind}_create"), body(places, where)
+    )
+
+
+def _page_update(kind: str, body: Callable[[Any], dict[str, Any]]) -> Callable[[Any], Call]:
+    return lambda obj: Call("post", reverse(f"registry:{kind}_edit", args=[obj.pk]), body(obj))
+
+
+def register_case(
+    model: type[Any],
+    kind: str,
+    make: Callable[[Places, RegionNode], Any],
+    create: Callable[[Places, RegionNode], dict[str, Any]],
+    update: dict[str, Any],
+    page_update: Callable[[Any], dict[str, Any]],
+    updated: Callable[[Any], bool],
+    marker: Callable[[Any], str],
+    page_create: Callable[[Places, RegionNode], dict[str, Any]] | None = None,
+) -> AccessCase:
+    """A register model with its full battery: list, detail, create, update, retire on both
+    the API and the pages."""
+    basename = f"registry-{model._meta.model_name}"
+    return AccessCase(
+        model=model,
+        api_basename=basename,
+        make=make,
+        scope_of=_region_of,
+        api_create=create,
+        api_update=lambda obj: update,
+        api_retire=_api_retire(basename),
+        page_list=_page_list(kind),
+        page_detail=_page(kind, "detail"),
+        page_create=_page_create(kind, page_create or create),
+        page_update=_page_update(kind, page_update),
+        page_retire=_page_retire(kind),
+        updated=updated,
+        marker=marker,
+        refused_create_statuses=REGISTER_REFUSED,
+    )
+
+
+ORGANISATIONS = register_case(
+    Organisation,
+    "organisation",
+    _organisation,
+    create=lambda places, where: {"region": where.code, "name": "矩阵新组织", "kind": "social"},
+    update={"name": NEW_NAME},
+    page_update=lambda obj: {"region": obj.region.code, "name": NEW_NAME, "kind": obj.kind},
+    updated=lambda obj: obj.name == NEW_NAME,
+    marker=lambda obj: obj.name,
+)
+COMPOUNDS = register_case(
+    Compound,
+    "compound",
+    _compound,
+    create=lambda places, where: {"region": where.code, "name": "矩阵新小区", "kind": "open"},
+    update={"name": NEW_NAME},
+    page_update=lambda obj: {"name": NEW_NAME, "kind": obj.kind},
+    updated=lambda obj: obj.name == NEW_NAME,
+    marker=lambda obj: obj.name,
+)
+BUILDINGS = register_case(
+    Building,
+    "building",
+    _building,
+    create=lambda places, where: {
+        "compound": _compound(places, where).pk,
+        "number": "88",
+        "floors_above": 11,
+        "units": 2,
+    },
+    update={"has_elevator": True},
+    page_update=lambda obj: {
+        "number": obj.number,
+        "floors_above": obj.floors_above,
+        "floors_below": obj.floors_below,
+        "is_residential": "on",
+        "has_elevator": "on",
+    },
+    updated=lambda obj: obj.has_elevator,
+    marker=lambda obj: obj.number,
+)
+UNITS = register_case(
+    Unit,
+    "unit",
+    _unit,
+    create=lambda places, where: {"building": _building(places, where).pk, "number": "9单元"},
+    update={"number": NEW_NAME},
+    page_update=lambda obj: {"number": NEW_NAME},
+    updated=lambda obj: obj.number == NEW_NAME,
+    marker=lambda obj: obj.number,
+)
+HOUSES = register_case(
+    House,
+    "house",
+    _house,
+    create=lambda places, where: {"unit": _unit(places, where).pk, "number": "202", "floor": 2},
+    update={"has_gigabit": True},
+    page_update=lambda obj: {"number": obj.number, "floor": obj.floor, "has_gigabit": "on"},
+    updated=lambda obj: obj.has_gigabit,
+    marker=lambda obj: obj.address,
+)
+HOUSEHOLDS = register_case(
+    Household,
+    "household",
+    _household,
+    create=lambda places, where: {"region": where.code, "number": "矩阵新户"},
+    update={"number": NEW_NAME},
+    page_update=lambda obj: {"region": obj.region.code, "number": NEW_NAME},
+    updated=lambda obj: obj.number == NEW_NAME,
+    marker=lambda obj: obj.number,
+)
+_PERSON_FORM = {
+    "registration_type": "permanent",
+    "education": "unknown",
+    "employment": "unknown",
+    "political_status": "masses",
+}
+PEOPLE = register_case(
+    Person,
+    "person",
+    _person,
+    create=lambda places, where: {"region": where.code, "name": "矩阵新人"},
+    page_create=lambda places, where: {"region": where.code, "name": "矩阵新人", **_PERSON_FORM},
+    update={"ethnicity": "回族"},
+    page_update=lambda obj: {"region": obj.region.code, "ethnicity": "回族", **_PERSON_FORM},
+    updated=lambda obj: obj.ethnicity == "回族",
+    marker=lambda obj: mask_name(obj.name),
+)
+RESIDENCES = register_case(
+    Residence,
+    "residence",
+    _residence,
+    create=lambda places, where: {
+        "person": _person(places, where, "矩阵迁入").pk,
+        "house": _house(places, where).pk,
+        "relation": "tenant",
+        "moved_in": "2024-02-01",
+    },
+    update={"relation": "other"},
+    page_update=lambda obj: {"relation": "other", "moved_in": obj.moved_in.isoformat()},
+    updated=lambda obj: obj.relation == "other",
+    marker=lambda obj: obj.house.address,
+)
+VEHICLES = register_case(
+    Vehicle,
+    "vehicle",
+    _vehicle,
+    create=lambda places, where: {"region": where.code, "plate": "鲁A12345"},
+    update={"description": NEW_NAME},
+    page_update=lambda obj: {
+        "region": obj.region.code,
+        "plate": obj.plate,
+        "description": NEW_NAME,
+    },
+    updated=lambda obj: obj.description == NEW_NAME,
+    marker=lambda obj: obj.plate,
+)
+RENTALS = register_case(
+    Rental,
+    "rental",
+    _rental,
+    create=lambda places, where: {
+        "house": _house(places, where).pk,
+        "tenants": [_person(places, where, "矩阵租客").pk],
+        "mode": "room",
+        "channel": "agency",
+        "monthly_rent": "800.00",
+        "start": "2024-03-01",
+    },
+    page_create=lambda places, where: {
+        "house": _house(places, where).pk,
+        "tenants": str(_person(places, where, "矩阵租客").pk),
+        "mode": "room",
+        "channel": "agency",
+        "monthly_rent": "800.00",
+        "start": "2024-03-01",
+    },
+    update={"channel": "agency"},
+    page_update=lambda obj: {
+        "tenants": ",".join(str(p.pk) for p in obj.tenants.all()),
+        "mode": obj.mode,
+        "channel": "agency",
+        "monthly_rent": str(obj.monthly_rent),
+        "start": obj.start.isoformat(),
+    },
+    updated=lambda obj: obj.channel == "agency",
+    marker=lambda obj: obj.house.address,
+)
+PERSON_TAGS = AccessCase(
+    model=PersonTag,
+    api_basename="registry-persontag",
+    make=_person_tag,
+    scope_of=lambda obj: obj.person.region.code,
+    # Tags on people follow the person's gate; tagging is its own permission.
+    perms={
+        "list": "registry.view_person",
+        "detail": "registry.view_person",
+        "create": "registry.tag_person",
+        "retire": "registry.tag_person",
+    },
+    api_create=lambda places, where: {
+        "person": _person(places, where, "矩阵标注").pk,
+        "tag": _matrix_tag().code,
+    },
+    api_retire=_api_retire("registry-persontag"),
+    retired=lambda model, pk: model._default_manager.get(pk=pk).removed_at is not None,
+    marker=lambda obj: obj.tag.code,
+    refused_create_statuses=REGISTER_REFUSED,
+    note="tags are shown and changed on the person's page (tested in tests/registry)",
+)
+IMPORT_JOBS = AccessCase(
+    model=ImportJob,
+    api_basename="registry-import",
+    make=_import_job,
+    # The job targets the grid's community; its scope is that community.
+    scope_of=_region_of,
+    perms={"list": "registry.import_person", "detail": "registry.import_person"},
+    page_detail=lambda obj: reverse("registry:import_job", args=[obj.pk]),
+    marker=lambda obj: obj.original_name,
+    note="created by uploading a workbook (tests/registry); read-only here",
+)
+
+REGISTER_CASES = [
+    ORGANISATIONS,
+    COMPOUNDS,
+    BUILDINGS,
+    UNITS,
+    HOUSES,
+    HOUSEHOLDS,
+    PEOPLE,
+    RESIDENCES,
+    VEHICLES,
+    RENTALS,
+    PERSON_TAGS,
+    IMPORT_JOBS,
+]
+
+CASES: list[AccessCase] = [REGIONS, USERS, ASSIGNMENTS, *REGISTER_CASES]
 
 
 @pytest.fixture

@@ -61,7 +61,9 @@ _ACTION_LABELS: dict[str, Promise] = {
 }
 for _model, _label in REGISTRY_MODELS.items():
     for _action, _action_label in _ACTION_LABELS.items():
-        PERMISSIONS[f"registry.{_action}_{_model}"] = format_lazy("{} {}", _action_label, _label)
+        PERMISSIONS[f"registry.{_action}_{_model}"] = format_lazy(
+            _("{action} {things}"), action=_action_label, things=_label
+        )
 PERMISSIONS.update(
     {
         "registry.import_person": _("Import people"),

@@ -5,10 +5,14 @@ from rest_framework.routers import DefaultRouter
 from linli.accounts import api as accounts_api
 from linli.audit import api as audit_api
 from linli.regions import api as regions_api
+from linli.registry import api as registry_api
+from linli.registry import api_excel as registry_excel_api
 
 router = DefaultRouter()
 regions_api.register(router)
 accounts_api.register(router)
 audit_api.register(router)
+registry_api.register(router)
+registry_excel_api.register(router)
 
 urlpatterns = router.urls

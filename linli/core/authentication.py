@@ -14,6 +14,7 @@ from rest_framework import authentication, exceptions, pagination
 from rest_framework.request import Request
 
 from linli.utilities import crypto
+from linli.utilities.paging import CappedPaginator
 
 
 class SessionAuthentication(authentication.SessionAuthentication):
@@ -55,5 +56,21 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
 
 class Pagination(pagination.PageNumberPagination):
+    """Counts up to a cap (``count_is_capped`` says when there are more): an exact count over
+    a county's million rows would cost more than the page itself."""
+
     page_size_query_param = "page_size"
     max_page_size = 500
+    django_paginator_class = CappedPaginator
+
+    def get_paginated_response(self, data: Any) -> Any:
+        response = super().get_paginated_response(data)
+        assert self.page is not None
+        paginator: Any = self.page.paginator
+        response.data["count_is_capped"] = paginator.count_is_capped
+        return response
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        described = super().get_paginated_response_schema(schema)
+        described["properties"]["count_is_capped"] = {"type": "boolean"}
+        return described

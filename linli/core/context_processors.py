@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 NAVIGATION: list[tuple[str, Any, str | None]] = [
     ("core:workbench", _("Workbench"), None),
     ("regions:tree", _("Regions"), "regions.view_regionnode"),
+    # One entry for the whole register; its pages carry their own sub-navigation.
+    ("registry:index", _("Registry"), "registry.view_house"),
     ("accounts:user_list", _("Accounts"), "accounts.view_user"),
     ("accounts:role_list", _("Roles"), "accounts.view_role"),
     ("accounts:policy", _("Security policy"), "accounts.view_securitypolicy"),

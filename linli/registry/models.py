@@ -33,7 +33,8 @@ from linli.registry.choices import (
     RentalMode,
     ResidenceRelation,
 )
-from linli.utilities.fields import BlindIndexField, EncryptedCharField
+from linli.utilities.fields import BlindIndexField, EncryptedCharField, PersonalCharField
+from linli.utilities.masking import mask_name
 from linli.utilities.scope import ScopedQuerySet
 
 
@@ -220,7 +221,7 @@ class Unit(RegisterModel):
     number = models.CharField(_("unit number"), max_length=20)
 
     class Meta:
-        verbose_name = _("unit")
+        verbose_name = _("building unit")
         verbose_name_plural = _("units")
         ordering = ["building", "number"]
         constraints = [
@@ -255,7 +256,7 @@ class House(RegisterModel):
         Building, verbose_name=_("building"), on_delete=models.PROTECT, related_name="houses"
     )
     unit = models.ForeignKey(
-        Unit, verbose_name=_("unit"), on_delete=models.PROTECT, related_name="houses"
+        Unit, verbose_name=_("building unit"), on_delete=models.PROTECT, related_name="houses"
     )
     number = models.CharField(_("house number"), max_length=20)
     floor = models.SmallIntegerField(_("floor"))
@@ -360,7 +361,7 @@ class PersonQuerySet(RegisterQuerySet):
 class Person(RegisterModel):
     # Personal fields: the name stays searchable but is masked on screen; the ID number and
     # phone are stored only as SM4 ciphertext with HMAC-SM3 blind indexes for exact search.
-    name = models.CharField(_("name"), max_length=50)
+    name = PersonalCharField(_("full name"), max_length=50)
     id_number = EncryptedCharField(_("ID number"), blank=True)
     id_number_index = BlindIndexField(source="id_number", normalizer=_normalise_id_number)
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
@@ -416,7 +417,9 @@ class Person(RegisterModel):
             )
         ]
         indexes = [
-            models.Index(fields=["region", "registration_type"]),
+            # Region + type + birth date: a community's list filtered by type and age band
+            # reads only its own rows (a bare birth_date range spans the whole county).
+            models.Index(fields=["region", "registration_type", "birth_date"]),
             models.Index(fields=["name"]),
         ]
         permissions = [
@@ -428,7 +431,9 @@ class Person(RegisterModel):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        # Masked: whatever renders a person by accident (the audit trail's object column, an
+        # error message, a log line) shows 张*, never the full name.
+        return mask_name(self.name)
 
     def age(self, on: date | None = None) -> int | None:
         return age_on(self.birth_date, on)
@@ -657,8 +662,8 @@ class ImportJob(models.Model):
     original_name = models.CharField(_("file name"), max_length=200)
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
     processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
-    created_count = models.PositiveIntegerField(_("created"), default=0)
-    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    created_count = models.PositiveIntegerField(_("rows created"), default=0)
+    updated_count = models.PositiveIntegerField(_("rows updated"), default=0)
     unchanged_count = models.PositiveIntegerField(_("unchanged"), default=0)
     rejected_count = models.PositiveIntegerField(_("rejected"), default=0)
     error_file = models.FileField(_("error file"), upload_to="imports/errors/%Y/%m/", blank=True)

@@ -115,6 +115,13 @@ class BlindIndexField(models.CharField):  # type: ignore[type-arg]
         return value
 
 
+class PersonalCharField(models.CharField):  # type: ignore[type-arg]
+    """Plain, searchable text that is still personal data (a resident's name): masked on
+    screen by default and masked in history and audit entries."""
+
+    personal = True
+
+
 def blind_index_for(model: type[models.Model], field_name: str, plaintext: str) -> str:
     """The index value to filter by: ``Person.objects.filter(phone_index=blind_index_for(...))``."""
     field = model._meta.get_field(field_name)

@@ -211,3 +211,12 @@ def test_client_ip_ignores_forged_and_malformed_forwarded_addresses(settings: An
     # A peer that is not our proxy cannot speak for anyone else.
     direct = factory.get("/", HTTP_X_FORWARDED_FOR="1.2.3.4", REMOTE_ADDR="198.51.100.9")
     assert client_ip(direct) == "198.51.100.9"
+
+
+def test_demo_refuses_to_run_in_production(settings: Any, db: Any) -> None:
+    from django.core.management.base import CommandError
+
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="refuses to run in production"):
+        call_command("demo", "--scale", "0")
+    assert not User.objects.filter(username="sysadmin").exists()

@@ -1,6 +1,7 @@
-"""``linli demo``: load the Pingyin county slice, grids for 榆山街道 and one demo account per
-persona. Idempotent: a second run changes nothing (``--reset-passwords`` resets the demo
-passwords of existing demo accounts)."""
+"""``linli demo``: load the Pingyin county slice, grids for 榆山街道, one demo account per
+persona and a synthetic register of ``--scale`` people (``--seed`` makes it reproducible).
+Idempotent: a second run changes nothing (``--reset-passwords`` resets the demo passwords of
+existing demo accounts; communities that already hold people are left as they are)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone, translation
 
@@ -21,6 +23,7 @@ from linli.audit.choices import AuditAction
 from linli.regions import services as regions
 from linli.regions.choices import RegionLevel
 from linli.regions.models import RegionNode
+from linli.registry import synthetic as synthetic_county
 from linli.utilities import synthetic
 
 # Printed with every run: anyone reading this file knows it, so it is for demos only.
@@ -207,7 +210,10 @@ def load_demo(reset_passwords: bool = False) -> dict[str, Any]:
 
 
 class Command(BaseCommand):
-    help = "Load the demo county, grids and one demo account per persona (idempotent)."
+    help = (
+        "Load the demo county, grids, one demo account per persona and a synthetic register "
+        "(idempotent)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -215,13 +221,52 @@ class Command(BaseCommand):
             action="store_true",
             help="set the demo password again on every demo account",
         )
+        parser.add_argument(
+            "--scale",
+            type=int,
+            default=synthetic_county.DEFAULT_SCALE,
+            help=(
+                "number of synthetic people in the register (default "
+                f"{synthetic_county.DEFAULT_SCALE}; 0 for none; 1000000 for the benchmarks)"
+            ),
+        )
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=synthetic_county.DEFAULT_SEED,
+            help=f"seed of the synthetic register (default {synthetic_county.DEFAULT_SEED})",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            # The demo creates all three administrators with a published password.
+            raise CommandError(
+                "linli demo refuses to run in production mode; use "
+                "'linli accounts bootstrap' on a real installation."
+            )
+        if options["scale"] < 0:
+            raise CommandError("--scale must be 0 or more.")
         summary = load_demo(reset_passwords=options["reset_passwords"])
         self.stdout.write(
             f"Regions loaded: {summary['regions_created']}, grids created: "
             f"{summary['grids_created']}, accounts created: {summary['accounts_created']}"
         )
+        verbose = options["verbosity"] > 1 or options["scale"] >= 50_000
+        county = synthetic_county.load_county(
+            options["scale"],
+            options["seed"],
+            progress=(lambda line: self.stdout.write("  " + line)) if verbose else None,
+        )
+        people = county.counts.get("people", 0)
+        self.stdout.write(
+            f"Synthetic register (scale {county.scale}, seed {county.seed}): "
+            f"{county.loaded} communities loaded with {people} people, {county.skipped} "
+            f"already loaded and left as they are ({county.seconds:.1f} s)"
+        )
+        if county.loaded and county.tags_missing:
+            self.stdout.write(
+                self.style.WARNING("No tag in the taxonomy for: " + ", ".join(county.tags_missing))
+            )
         self.stdout.write("")
         self.stdout.write(
             self.style.WARNING(

@@ -1,0 +1,460 @@
+"""Forms of the register's pages. They only parse input; ``linli.registry.services`` holds the
+rules. Every reference (a region, a compound, a house, a person) is looked up through the
+access gate, so a tampered id outside the actor's scope is an invalid choice and nothing is
+written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from linli.accounts.forms import RegionCodeField
+from linli.accounts.models import User
+from linli.registry.choices import (
+    CompoundKind,
+    Education,
+    Employment,
+    HeadRelation,
+    HouseUse,
+    OrganisationKind,
+    PoliticalStatus,
+    RegistrationType,
+    RentalChannel,
+    RentalMode,
+    ResidenceRelation,
+)
+from linli.registry.models import (
+    Building,
+    Compound,
+    House,
+    Organisation,
+    Person,
+    Tag,
+    TagCategory,
+    Unit,
+)
+
+OUT_OF_SCOPE = _("The record does not exist or is outside your scope.")
+
+
+class RecordField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """A reference to a record the actor may see, typed as its record number.
+
+    Large registers (houses, people) are never rendered as a select; ``select=True`` is for the
+    short lists (compounds, property companies).
+    """
+
+    default_error_messages = {"invalid_choice": OUT_OF_SCOPE}
+
+    def __init__(self, model: type[models.Model], actor: User, select: bool = False, **kwargs: Any):
+        queryset = model._default_manager.visible_to(actor).active()  # type: ignore[attr-defined]
+        widget = None if select else forms.TextInput(attrs={"inputmode": "numeric"})
+        if widget is not None:
+            kwargs["widget"] = widget
+        super().__init__(queryset=queryset, **kwargs)
+
+
+class RecordListField(forms.CharField):
+    """Several records by their numbers, separated by commas or spaces."""
+
+    def __init__(self, model: type[models.Model], actor: User, **kwargs: Any) -> None:
+        self.model = model
+        self.actor = actor
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(getattr(item, "pk", item)) for item in value)
+        return value
+
+    def clean(self, value: Any) -> list[Any]:  # type: ignore[override]
+        text = super().clean(value) or ""
+        parts = [p for p in text.replace("，", ",").replace(",", " ").split() if p]
+        if not parts:
+            if self.required:
+                raise forms.ValidationError(self.error_messages["required"], code="required")
+            return []
+        if not all(p.isdigit() for p in parts):
+            raise forms.ValidationError(_("Enter record numbers separated by commas."))
+        ids = {int(p) for p in parts}
+        rows = list(
+            self.model._default_manager.visible_to(self.actor)  # type: ignore[attr-defined]
+            .active()
+            .filter(pk__in=ids)
+        )
+        if len(rows) != len(ids):
+            raise forms.ValidationError(OUT_OF_SCOPE)
+        return rows
+
+
+class RegisterForm(forms.Form):
+    """Base of the create and edit forms.
+
+    ``secret_fields`` are never pre-filled (that would show personal data unaudited): left
+    empty on an edit they keep the stored value. ``create_only`` fields are dropped on edit.
+    """
+
+    secret_fields: tuple[str, ...] = ()
+    create_only: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, actor: User, instance: Any = None, **kwargs: Any) -> None:
+        self.actor = actor
+        self.instance = instance
+        if instance is not None and "initial" not in kwargs:
+            kwargs["initial"] = self.initial_from(instance)
+        super().__init__(*args, **kwargs)
+        self.add_reference_fields(actor)
+        if instance is not None:
+            for name in self.create_only:
+                self.fields.pop(name, None)
+            for name in self.secret_fields:
+                if name in self.fields:
+                    self.fields[name].required = False
+                    self.fields[name].help_text = _("Leave empty to keep the stored value.")
+        self.order_fields(self.field_order_names())
+
+    def field_order_names(self) -> list[str]:
+        return list(getattr(self, "field_order", None) or [])
+
+    def add_reference_fields(self, actor: User) -> None:
+        """Subclasses add fields whose choices depend on the actor's scope."""
+
+    def initial_from(self, instance: Any) -> dict[str, Any]:
+        initial: dict[str, Any] = {}
+        for name in self.base_fields:
+            if name in self.secret_fields:
+                continue
+            if hasattr(instance, name):
+                initial[name] = getattr(instance, name)
+        for name in ("region", "compound", "building", "unit", "house", "owner", "head"):
+            if hasattr(instance, f"{name}_id"):
+                initial[name] = getattr(instance, name)
+        return initial
+
+    def service_values(self) -> dict[str, Any]:
+        """The cleaned values for a create service."""
+        return dict(self.cleaned_data)
+
+    def changed_values(self) -> dict[str, Any]:
+        """The values for ``services.update_record``: only what changed; empty secrets kept."""
+        values: dict[str, Any] = {}
+        for name, value in self.cleaned_data.items():
+            if name in self.secret_fields:
+                if value:
+                    values[name] = value
+                continue
+            if name in self.changed_data:
+                values[name] = value
+        return values
+
+
+def _region(actor: User) -> RegionCodeField:
+    return RegionCodeField(actor, label=_("Region"))
+
+
+class OrganisationForm(RegisterForm):
+    name = forms.CharField(label=_("name"), max_length=200)
+    kind = forms.ChoiceField(label=_("kind"), choices=OrganisationKind.choices)
+    credit_code = forms.CharField(
+        label=_("unified social credit code"), max_length=18, required=False
+    )
+    address = forms.CharField(label=_("address"), max_length=200, required=False)
+    contact_name = forms.CharField(label=_("contact person"), max_length=50, required=False)
+    contact_phone = forms.CharField(label=_("contact phone"), max_length=20, required=False)
+    secret_fields = ("contact_phone",)
+    field_order = ["region", "name", "kind", "credit_code", "address"]
+
+    def add_reference_fields(self, actor: User) -> None:
+        self.fields["region"] = _region(actor)
+
+
+class CompoundForm(RegisterForm):
+    name = forms.CharField(label=_("name"), max_length=100)
+    kind = forms.ChoiceField(label=_("kind"), choices=CompoundKind.choices)
+    address = forms.CharField(label=_("address"), max_length=200, required=False)
+    latitude = forms.DecimalField(
+        label=_("latitude"), max_digits=9, decimal_places=6, required=False
+    )
+    longitude = forms.DecimalField(
+        label=_("longitude"), max_digits=9, decimal_places=6, required=False
+    )
+    area_m2 = forms.DecimalField(
+        label=_("area (m²)"), max_digits=12, decimal_places=2, required=False, min_value=0
+    )
+    create_only = ("region",)
+    field_order = ["region", "name", "kind", "property_company", "address"]
+
+    def add_reference_fields(self, actor: User) -> None:
+        self.fields["region"] = _region(actor)
+        field = RecordField(
+            Organisation, actor, select=True, label=_("property company"), required=False
+        )
+        field.queryset = (
+            Organisation.objects.visible_to(actor).active().filter(kind=OrganisationKind.PROPERTY)
+        )
+        self.fields["property_company"] = field
+
+
+class BuildingForm(RegisterForm):
+    number = forms.CharField(label=_("building number"), max_length=20)
+    floors_above = forms.IntegerField(label=_("floors above ground"), min_value=1, max_value=200)
+    floors_below = forms.IntegerField(
+        label=_("floors below ground"), min_value=0, max_value=20, initial=0, required=False
+    )
+    is_residential = forms.BooleanField(label=_("residential"), required=False, initial=True)
+    has_elevator = forms.BooleanField(label=_("elevator"), required=False)
+    units = forms.IntegerField(label=_("units"), min_value=1, max_value=50, initial=1)
+    latitude = forms.DecimalField(
+        label=_("latitude"), max_digits=9, decimal_places=6, required=False
+    )
+    longitude = forms.DecimalField(
+        label=_("longitude"), max_digits=9, decimal_places=6, required=False
+    )
+    create_only = ("compound", "units")
+    field_order = ["compound", "number"]
+
+    def clean_floors_below(self) -> int:
+        return self.cleaned_data.get("floors_below") or 0
+
+    def add_reference_fields(self, actor: User) -> None:
+        self.fields["compound"] = RecordField(Compound, actor, select=True, label=_("compound"))
+
+
+class UnitForm(RegisterForm):
+    number = forms.CharField(label=_("unit number"), max_length=20)
+    create_only = ("building",)
+    field_order = ["building", "number"]
+
+    def add_reference_fields(self, actor: User) -> None:
+        self.fields["building"] = RecordField(Building, actor, label=_("building record number"))
+
+
+class HouseForm(RegisterForm):
+    number = forms.CharField(label=_("house number"), max_length=20)
+    floor = forms.IntegerField(label=_("floor"), min_value=-20, max_value=200)
+    area_m2 = forms.DecimalField(
+        label=_("area (m²)"), max_digits=8, decimal_places=2, required=False, min_value=0
+    )
+    use = forms.ChoiceField(
+        label=_("use"),
+        choices=[("", _("Follow the residences")), *HouseUse.choices],
+        required=False,
+    )
+    has_gigabit = forms.BooleanField(label=_("gigabit fibre"), required=False)
+    has_cable_tv = forms.BooleanField(label=_("cable TV or IPTV"), required=False)
+    has_remote_water_meter = forms.BooleanField(label=_("remote water meter"), required=False)
+    has_remote_electricity_meter = forms.BooleanField(
+        label=_("remote electricity meter"), required=False
+    )
+    has_remote_gas_meter = forms.BooleanField(label=_("remote gas meter"), required=False)
+    create_only = ("unit", "use")
+    field_order = ["unit", "number", "floor"]
+
+    def add_reference_fields(self, actor: User) -> None:
+        self.fields["unit"] = RecordField(Unit, actor, label=_("unit record number"))
+
+    def service_values(self) -> dict[str, Any]:
+        values = dict(self.cleaned_data)
+        values["use"] = values.get("use") or None
+        return values
+
+
+class PersonForm(RegisterForm):
+    name = forms.CharField(label=_("name"), max_length=50)
+    id_number = forms.CharField(label=_("ID number"), max_length=18, required=False)
+    phone = forms.CharField(label=_("mobile phone"), max_length=20, required=False)
+    registration_type = forms.ChoiceField(
+        label=_("registration type"), choices=RegistrationType.choices
+    )
+    ethnicity = forms.CharField(label=_("ethnicity"), max_length=20, initial="汉族", required=False)
+    education = forms.ChoiceField(
+        label=_("education"), choices=Education.choices, initial=Education.UNKNOWN
+    )
+    employment = forms.ChoiceField(
+        label=_("employment"), choices=Employment.choices, initial=Employment.UNKNOWN
+    )
+    political_status = forms.ChoiceField(
+        label=_("political status"), choices=PoliticalStatus.choices, initial="masses"
+    )
+    is_party_member = forms.BooleanField(label=_("party member"), required=False)
+    secret_fields = ("name", "id_number", "phone")
+    field_order = ["region", "name", "id_number", "phone"]
+
+    def add_reference_fields(self, actor: User) -> None:
+        self.fields["region"] = _region(actor)
+
+
+class HouseholdForm(RegisterForm):
+    number = forms.CharField(label=_("household number"), max_length=30)
+    field_order = ["region", "number", "house", "head"]
+
+    def add_reference_fields(self, actor: User) -> None:
+        self.fields["region"] = _region(actor)
+        self.fields["house"] = RecordField(
+            House, actor, label=_("house record number"), required=False
+        )
+        self.fields["head"] = RecordField(
+            Person, actor, label=_("head of household (person record number)"), required=False
+        )
+
+
+class VehicleForm(RegisterForm):
+    plate = forms.CharField(label=_("plate number"), max_length=10)
+    description = forms.CharField(label=_("description"), max_length=100, required=False)
+    field_order = ["region", "plate", "owner", "compound"]
+
+    def add_reference_fields(self, actor: User) -> None:
+        self.fields["region"] = _region(actor)
+        self.fields["owner"] = RecordField(
+            Person, actor, label=_("owner (person record number)"), required=False
+        )
+        self.fields["compound"] = RecordField(
+            Compound, actor, select=True, label=_("compound"), required=False
+        )
+
+
+class RentalForm(RegisterForm):
+    mode = forms.ChoiceField(label=_("rental mode"), choices=RentalMode.choices)
+    channel = forms.ChoiceField(label=_("rental channel"), choices=RentalChannel.choices)
+    monthly_rent = forms.DecimalField(
+        label=_("monthly rent (yuan)"), max_digits=10, decimal_places=2, min_value=0
+    )
+    start = forms.DateField(label=_("start"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(
+        label=_("end"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    create_only = ("house",)
+    field_order = ["house", "tenants"]
+
+    def add_reference_fields(self, actor: User) -> None:
+        self.fields["house"] = RecordField(House, actor, label=_("house record number"))
+        self.fields["tenants"] = RecordListField(
+            Person,
+            actor,
+            label=_("tenants (person record numbers)"),
+            help_text=_("Separate several record numbers with commas."),
+        )
+
+    def initial_from(self, instance: Any) -> dict[str, Any]:
+        initial = super().initial_from(instance)
+        initial["tenants"] = list(instance.tenants.all())
+        return initial
+
+    def changed_values(self) -> dict[str, Any]:
+        values = super().changed_values()
+        if "tenants" in values and self.instance is not None:
+            before = {p.pk for p in self.instance.tenants.all()}
+            if before == {p.pk for p in values["tenants"]}:
+                values.pop("tenants")
+        return values
+
+
+class ResidenceForm(RegisterForm):
+    """Moving a person into a house (人房关联); on edit only the relation and date change."""
+
+    relation = forms.ChoiceField(label=_("relation"), choices=ResidenceRelation.choices)
+    head_relation = forms.ChoiceField(
+        label=_("relation to the head of household"),
+        choices=[("", "—"), *HeadRelation.choices],
+        required=False,
+    )
+    moved_in = forms.DateField(label=_("moved in"), widget=forms.DateInput(attrs={"type": "date"}))
+    is_primary = forms.BooleanField(label=_("primary residence"), required=False, initial=True)
+    create_only = ("person", "house", "head_relation", "is_primary")
+    field_order = ["person", "house", "relation"]
+
+    def add_reference_fields(self, actor: User) -> None:
+        self.fields["person"] = RecordField(Person, actor, label=_("person record number"))
+        self.fields["house"] = RecordField(House, actor, label=_("house record number"))
+
+    def service_values(self) -> dict[str, Any]:
+        values = dict(self.cleaned_data)
+        values["head_relation"] = values.get("head_relation") or None
+        return values
+
+
+class MoveOutForm(forms.Form):
+    moved_out = forms.DateField(
+        label=_("moved out"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class HouseUseForm(forms.Form):
+    use = forms.ChoiceField(
+        label=_("use"),
+        choices=[("", _("Follow the residences")), *HouseUse.choices],
+        required=False,
+    )
+
+
+def _active_tags() -> Any:
+    return Tag.objects.filter(is_active=True, category__is_active=True).select_related("category")
+
+
+class TagChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.category.name} · {obj.name}"
+
+
+class PersonTagForm(forms.Form):
+    note = forms.CharField(label=_("note"), max_length=200, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["tag"] = TagChoiceField(queryset=_active_tags(), label=_("Tag"))
+        self.order_fields(["tag"])
+
+
+class BulkTagForm(forms.Form):
+    """A tag for the people ticked in the list; the ids are checked against the gate."""
+
+    def __init__(self, *args: Any, actor: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+        self.fields["tag"] = TagChoiceField(queryset=_active_tags(), label=_("Tag"))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        raw = self.data.getlist("person") if hasattr(self.data, "getlist") else []
+        if not raw:
+            raise forms.ValidationError(_("Select at least one person."))
+        if not all(str(value).isdigit() for value in raw):
+            raise forms.ValidationError(OUT_OF_SCOPE)
+        ids = {int(value) for value in raw}
+        people = list(Person.objects.visible_to(self.actor).active().filter(pk__in=ids))
+        if len(people) != len(ids):
+            raise forms.ValidationError(
+                _("Some selected people do not exist or are outside your scope.")
+            )
+        data["people"] = people
+        return data
+
+
+class TagCategoryForm(forms.Form):
+    code = forms.SlugField(label=_("code"), max_length=40)
+    name = forms.CharField(label=_("name"), max_length=50)
+
+
+class TagCreateForm(forms.Form):
+    category = forms.ModelChoiceField(
+        queryset=TagCategory.objects.all(), label=_("category"), empty_label=None
+    )
+    code = forms.SlugField(label=_("code"), max_length=40)
+    name = forms.CharField(label=_("name"), max_length=50)
+
+
+class TagEditForm(forms.Form):
+    name = forms.CharField(label=_("name"), max_length=50)
+    order = forms.IntegerField(label=_("order"), min_value=0, max_value=32767)
+    is_active = forms.BooleanField(label=_("active"), required=False)
+
+
+class ExactSearchForm(forms.Form):
+    value = forms.CharField(
+        label=_("ID number or mobile phone"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}),
+    )
