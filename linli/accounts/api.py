@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
 from linli.accounts import services
+from linli.accounts.choices import RoleKind
 from linli.accounts.filters import ApiTokenFilterSet, RoleAssignmentFilterSet, UserFilterSet
 from linli.accounts.models import ApiToken, Role, RoleAssignment, SecurityPolicy, User
 from linli.accounts.permissions import PERMISSIONS
@@ -187,6 +188,19 @@ class RoleUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
         child=serializers.ChoiceField(choices=list(PERMISSIONS)), required=False
     )
     require_totp = serializers.BooleanField(required=False)
+
+
+ROLE_KINDS_CREATABLE = [RoleKind.STAFF, RoleKind.DEVICE, RoleKind.RESIDENT]
+
+
+class RoleCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.SlugField(max_length=50)
+    name = serializers.CharField(max_length=50)
+    kind = serializers.ChoiceField(choices=[(k.value, k.label) for k in ROLE_KINDS_CREATABLE])
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    permissions = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(PERMISSIONS)), required=False, default=list
+    )
 
 
 class RoleAssignmentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -445,8 +459,18 @@ class RoleViewSet(
         "list": "accounts.view_role",
         "retrieve": "accounts.view_role",
         "partial_update": "accounts.change_role",
+        "create": "accounts.add_role",
     }
     pagination_class = None
+
+    @extend_schema(request=RoleCreateSerializer, responses={201: RoleSerializer})
+    def create(self, request: Request) -> Response:
+        incoming = RoleCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        actor = request.user
+        assert isinstance(actor, User)
+        role = services.create_role(actor, **incoming.validated_data)
+        return Response(RoleSerializer(role).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RoleUpdateSerializer, responses={200: RoleSerializer})
     def partial_update(self, request: Request, pk: str | None = None) -> Response:

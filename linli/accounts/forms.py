@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.auth.password_validation import password_validators_help_texts
 from django.utils.translation import gettext_lazy as _
 
+from linli.accounts.choices import RoleKind
 from linli.accounts.models import Role, SecurityPolicy, User
 from linli.accounts.permissions import PERMISSIONS
 from linli.regions.models import RegionNode
@@ -202,6 +203,24 @@ class RoleForm(forms.Form):
         if role.is_admin:
             # The administrators' permission sets are fixed by the three-administrator rule.
             self.fields["permissions"].disabled = True
+
+
+class RoleCreateForm(forms.Form):
+    code = forms.SlugField(label=_("Code"), max_length=50)
+    name = forms.CharField(label=_("Name"), max_length=50)
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        choices=[(k.value, k.label) for k in (RoleKind.STAFF, RoleKind.DEVICE, RoleKind.RESIDENT)],
+    )
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    permissions = forms.MultipleChoiceField(
+        label=_("Permissions"),
+        required=False,
+        choices=permission_choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
 
 
 class PolicyForm(forms.ModelForm):  # type: ignore[type-arg]

@@ -25,6 +25,7 @@ urlpatterns = [
         name="user_revoke_role",
     ),
     path("roles/", views.role_list, name="role_list"),
+    path("roles/new/", views.role_create, name="role_create"),
     path("roles/<int:pk>/", views.role_detail, name="role_detail"),
     path("roles/<int:pk>/edit/", views.role_edit, name="role_edit"),
     path("policy/", views.policy_view, name="policy"),

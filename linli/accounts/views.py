@@ -38,6 +38,7 @@ from linli.accounts.forms import (
     LoginForm,
     PasswordChangeForm,
     PolicyForm,
+    RoleCreateForm,
     RoleForm,
     TotpForm,
     UserCreateForm,
@@ -543,6 +544,29 @@ def role_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("The role has been saved."))
             return redirect("accounts:role_detail", pk=role.pk)
     return render(request, "accounts/role_form.html", {"role": role, "form": form})
+
+
+@login_required
+@permission_required("accounts.add_role", raise_exception=True)
+def role_create(request: HttpRequest) -> HttpResponse:
+    form = RoleCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            role = services.create_role(
+                _actor(request),
+                code=data["code"],
+                name=data["name"],
+                kind=data["kind"],
+                permissions=list(data["permissions"]),
+                description=data["description"],
+            )
+        except ServiceError as exc:
+            form.add_error(None, str(exc.message))
+        else:
+            messages.success(request, _("The role has been saved."))
+            return redirect("accounts:role_detail", pk=role.pk)
+    return render(request, "accounts/role_form.html", {"role": None, "form": form})
 
 
 @login_required

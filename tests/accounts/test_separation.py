@@ -123,3 +123,58 @@ def test_server_reset_works_for_an_administrator(personas: Any) -> None:
     password = out.getvalue().split(": ")[1].split()[0]
     user = User.objects.get(username="auditadmin")
     assert user.check_password(password) and user.must_change_password
+
+
+def test_security_admin_creates_a_role_on_the_page(login: Any, personas: Any) -> None:
+    from linli.accounts.models import Role
+
+    response = login(personas.security_admin).post(
+        "/accounts/roles/new/",
+        {
+            "code": "exporter",
+            "name": "数据导出员",
+            "kind": "staff",
+            "permissions": ["registry.export_person", "registry.view_person"],
+        },
+    )
+
+    role = Role.objects.get(code="exporter")
+    assert response.status_code == 302
+    assert role.permissions == ["registry.export_person", "registry.view_person"]
+
+
+def test_roles_created_through_the_api_cannot_take_administrator_permissions(
+    api: Any, personas: Any
+) -> None:
+    from linli.accounts.models import Role
+
+    client = api(personas.security_admin)
+    refused = client.post(
+        "/api/roles/",
+        {"code": "sneaky", "name": "x", "kind": "staff", "permissions": ["audit.view_auditentry"]},
+        format="json",
+    )
+    created = client.post(
+        "/api/roles/", {"code": "viewer", "name": "查看员", "kind": "staff"}, format="json"
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "permissions.separation"
+    assert created.status_code == 201
+    assert set(
+        Role.objects.filter(code__in=["sneaky", "viewer"]).values_list("code", flat=True)
+    ) == {"viewer"}
+
+
+def test_system_admin_cannot_create_roles(api: Any, login: Any, personas: Any) -> None:
+    from linli.accounts.models import Role
+
+    before = Role.objects.count()
+    assert (
+        api(personas.system_admin)
+        .post("/api/roles/", {"code": "x", "name": "x", "kind": "staff"}, format="json")
+        .status_code
+        == 403
+    )
+    assert login(personas.system_admin).get("/accounts/roles/new/").status_code == 403
+    assert Role.objects.count() == before
