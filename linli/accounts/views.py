@@ -7,11 +7,8 @@ the service functions, turning a refused service call into a message on the page
 from __future__ import annotations
 
 import time
-from io import BytesIO
 from typing import Any
 
-import qrcode
-import qrcode.image.svg
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
@@ -50,6 +47,7 @@ from linli.accounts.permissions import PERMISSIONS
 from linli.core.errors import ServiceError
 from linli.core.middleware import client_ip
 from linli.utilities.masking import mask_phone
+from linli.utilities.qr import qr_svg
 
 PENDING_USER = "linli_pending_user"
 PENDING_AT = "linli_pending_at"
@@ -194,15 +192,6 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _qr_svg(data: str) -> str:
-    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
-    buffer = BytesIO()
-    image.save(buffer)
-    svg = buffer.getvalue().decode()
-    # Inline in the page: drop the XML declaration, which is only valid at a file's start.
-    return svg[svg.index("<svg") :]
-
-
 @login_required
 @never_cache
 def totp_setup_view(request: HttpRequest) -> HttpResponse:
@@ -232,7 +221,7 @@ def totp_setup_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "secret": secret,
             # The SVG is generated here from our own data, never from user input.
-            "qr_svg": mark_safe(_qr_svg(uri)),  # noqa: S308
+            "qr_svg": mark_safe(qr_svg(uri)),  # noqa: S308
             "enrolled": user.has_totp,
             "required": user.requires_totp(),
         },

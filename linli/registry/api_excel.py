@@ -76,6 +76,7 @@ class ImportJobViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
     serializer_class = ImportJobSerializer
     parser_classes = [MultiPartParser, FormParser]
     queryset = ImportJob.objects.none()
+    lookup_value_regex = r"\d+"  # anything else is a 404, not a database error
 
     def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
         # Before DRF parses anything (authentication may read the form): count upload bytes.

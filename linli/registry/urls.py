@@ -40,6 +40,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("people/<int:pk>/untag/<int:tag_pk>/", views.person_untag, name="person_untag"),
     path("residences/<int:pk>/move-out/", views.residence_move_out, name="residence_move_out"),
     path("houses/<int:pk>/use/", views.house_set_use, name="house_set_use"),
+    path("houses/<int:pk>/qr.svg", views.house_qr, name="house_qr"),
+    path("address/<slug:code>/", views.house_by_address, name="house_by_address"),
     path("tags/", views.tags, name="tags"),
     path("tags/<int:pk>/edit/", views.tag_edit, name="tag_edit"),
 ]

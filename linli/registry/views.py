@@ -55,6 +55,7 @@ from linli.registry.models import (
 )
 from linli.utilities.masking import mask_id_number, mask_name, mask_phone
 from linli.utilities.paging import CappedPaginator
+from linli.utilities.qr import qr_svg
 
 PAGE_SIZE = 50
 HISTORY_SIZE = 50
@@ -1122,6 +1123,30 @@ def residence_move_out(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # ---------------------------------------------------------------- places
+
+
+def _address_url(request: HttpRequest, house: House) -> str:
+    return request.build_absolute_uri(
+        reverse("registry:house_by_address", args=[house.address_code])
+    )
+
+
+@login_required
+@require_GET
+def house_by_address(request: HttpRequest, code: str) -> HttpResponse:
+    """Where the standard-address QR code points: the house, for whoever may see it."""
+    house = get_object_or_404(House.objects.visible_to(request.user).only("pk"), address_code=code)
+    return redirect("registry:house_detail", pk=house.pk)
+
+
+@login_required
+@require_GET
+def house_qr(request: HttpRequest, pk: int) -> HttpResponse:
+    """The standard-address QR code (标准地址二维码) as SVG, to show or print on a label."""
+    house: House = _get(request, House, pk, "view")
+    response = HttpResponse(qr_svg(_address_url(request, house)), content_type="image/svg+xml")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @login_required
