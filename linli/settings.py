@@ -222,6 +222,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("LINLI_MAX_BODY_BYTES", 2 * 1024 * 1024, m
 # Excel imports: files above this are refused before they are read; rows stored per transaction.
 LINLI_IMPORT_MAX_BYTES = env_int("LINLI_IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 LINLI_IMPORT_BATCH_SIZE = env_int("LINLI_IMPORT_BATCH_SIZE", 1000, minimum=1)
+LINLI_IMPORT_ERROR_FILE_DAYS = env_int("LINLI_IMPORT_ERROR_FILE_DAYS", 7, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

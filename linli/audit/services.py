@@ -22,6 +22,7 @@ from linli.audit.models import GENESIS_HASH, AuditCheckpoint, AuditEntry
 from linli.core.context import current_actor
 from linli.core.jobs import background, enqueue
 from linli.utilities import crypto
+from linli.utilities.bulk import RowWriter
 from linli.utilities.fields import personal_field_names
 
 # Any constant works; it only has to be the same in every process of the installation.
@@ -164,7 +165,7 @@ def record_many(
             entry.hash = entry.compute_hash()
             prev_hash = entry.hash
             entries.append(entry)
-        AuditEntry.objects.bulk_create(entries, batch_size=1000)
+        RowWriter(AuditEntry).insert(entries)
     return len(entries)
 
 

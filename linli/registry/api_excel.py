@@ -169,7 +169,7 @@ class ExportViewSet(viewsets.ViewSet):
             raise Http404
         params = {
             key: request.query_params[key]
-            for key in ("region", "q", "registration_type", "use", "kind", "status")
+            for key in exporter.EXPORT_FILTERS
             if request.query_params.get(key)
         }
         unmasked = request.query_params.get("unmasked") in {"1", "true", "yes"}

@@ -31,7 +31,7 @@ from linli.registry.excel.templates import XLSX_CONTENT_TYPE, template_filename,
 from linli.registry.models import ImportJob
 
 # Query-string keys of the list pages that an export carries over as filters.
-EXPORT_FILTERS = ("region", "q", "registration_type", "use", "kind", "status")
+EXPORT_FILTERS = exporter.EXPORT_FILTERS
 
 
 class ImportForm(forms.Form):

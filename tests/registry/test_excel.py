@@ -494,3 +494,140 @@ def test_import_pages_offer_only_the_kinds_the_user_may_import(
     denied = login(personas.grid_worker)
     assert denied.get(reverse("registry:import_index")).status_code == 403
     assert denied.get(reverse("registry:import_start", args=["people"])).status_code == 403
+
+
+# --- the fast write path -----------------------------------------------------------------
+
+
+def test_imported_people_are_stored_as_save_stores_them_and_audited_one_by_one(
+    register: Any, personas: Any, login: Any, tree: Any
+) -> None:
+    from django.db import connection
+
+    from linli.audit.services import verify_chain
+    from linli.registry.services import find_person_by_id_number
+
+    client = login(personas.community_worker_a)
+    housed, alone = new_id(41), new_id(42)
+    rows = [
+        person_row("钱多", housed, phone="13853100041"),
+        person_row("赵敏", alone, house=None, registration="常住人口"),
+    ]
+    entries_before = AuditEntry.objects.count()
+
+    upload(client, workbook_bytes(PEOPLE.headers, rows), tree.community_a)
+
+    assert last_job().created_count == 2
+    qian = find_person_by_id_number(personas.community_worker_a, housed)
+    assert qian is not None and qian.name == "钱多"
+    # Encrypted at rest with the blind indexes a saved person gets; readable back.
+    assert (qian.id_number, qian.phone) == (housed, "13853100041")
+    assert qian.phone_index == blind_index_for(Person, "phone_index", "13853100041")
+    assert qian.created_at is not None and qian.updated_at is not None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id_number, phone FROM {Person._meta.db_table} WHERE id = %s", [qian.pk]
+        )
+        raw = cursor.fetchone()
+    assert all(value.startswith("sm4gcm$") for value in raw)
+    assert housed not in raw[0] and "13853100041" not in raw[1]
+    zhao = find_person_by_id_number(personas.community_worker_a, alone)
+    assert zhao is not None and zhao.phone == "" and zhao.phone_index == ""
+    assert zhao.region_id == tree.community_a.pk
+    home = Residence.objects.get(person=qian)
+    assert (home.house_id, home.relation, home.moved_in) == (
+        register.house_a201.pk, "tenant", date(2024, 3, 1)
+    )  # fmt: skip
+    assert home.region_id == register.house_a201.region_id
+
+    # One entry per person and per residence, named and placed, personal fields masked.
+    for obj in (qian, zhao, home):
+        entry = AuditEntry.objects.get(
+            object_type=obj._meta.label_lower, object_id=str(obj.pk), action="create"
+        )
+        assert entry.region_code.startswith(tree.community_a.code)
+        assert entry.object_repr == str(obj)
+        assert housed not in str(entry.changes) and alone not in str(entry.changes)
+    assert AuditEntry.objects.count() > entries_before + 3
+    assert verify_chain().ok
+
+
+def test_a_job_run_in_this_process_reads_the_sheet_once(
+    register: Any, personas: Any, login: Any, tree: Any, monkeypatch: Any
+) -> None:
+    from linli.registry.excel import reading
+
+    reads: list[str] = []
+    original = reading.read_rows
+
+    def counting(path: Any, sheet_name: str) -> list[list[Any]]:
+        reads.append(sheet_name)
+        return original(path, sheet_name)
+
+    monkeypatch.setattr(reading, "read_rows", counting)
+    client = login(personas.community_worker_a)
+
+    upload(
+        client, workbook_bytes(PEOPLE.headers, [person_row("钱多", new_id(43))]), tree.community_a
+    )
+
+    assert last_job().created_count == 1
+    assert reads == ["人员"]
+    assert importer_module._READ == {}
+
+
+def test_export_holds_exactly_the_rows_of_the_filtered_list(
+    register: Any, personas: Any, login: Any, tree: Any
+) -> None:
+    worker = personas.community_worker_a
+    grant_export(worker, tree.community_a)
+    client = login(worker)
+    query = "?gender=F"
+    listed = client.get(reverse("registry:person_list") + query).content.decode()
+
+    response = client.post(reverse("registry:export", args=["people"]) + query, {"gender": "F"})
+
+    rows = read_sheet(b"".join(response.streaming_content))[1:]
+    women = Person.objects.filter(region__code__startswith=tree.community_a.code, gender="F")
+    assert len(rows) == women.count() >= 1
+    assert f"共 {women.count()} 条记录" in listed
+
+
+def test_imported_people_leave_no_name_or_number_in_the_audit_trail(
+    register: Any, personas: Any, login: Any, tree: Any
+) -> None:
+    client = login(personas.community_worker_a)
+    number = new_id(41)
+    upload(
+        client, workbook_bytes(PEOPLE.headers, [person_row("欧阳娜娜", number)]), tree.community_a
+    )
+
+    entries = AuditEntry.objects.filter(object_type="registry.person")
+    text = " ".join(f"{e.changes} {e.note} {e.object_repr}" for e in entries)
+    assert entries.exists()
+    assert "欧阳娜娜" not in text and number not in text
+
+
+def test_the_upload_is_deleted_once_imported_and_error_files_expire(
+    register: Any, personas: Any, login: Any, tree: Any, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    client = login(personas.community_worker_a)
+    bad = new_id(51)[:-1] + ("0" if new_id(51)[-1] != "0" else "1")
+    upload(client, workbook_bytes(PEOPLE.headers, [person_row("钱多", bad)]), tree.community_a)
+    job = last_job()
+    assert not job.source  # the plain-text workbook is gone
+    assert job.error_file
+    error_path = job.error_file.path
+
+    ImportJob.objects.filter(pk=job.pk).update(finished_at=timezone.now() - timedelta(days=8))
+    purged = importer_module.purge_import_error_files()
+
+    job.refresh_from_db()
+    assert purged == 1 and not job.error_file
+    import os
+
+    assert not os.path.exists(error_path)

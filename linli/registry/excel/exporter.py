@@ -12,7 +12,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,7 +39,6 @@ from linli.registry.excel.columns import (
 from linli.registry.excel.templates import write_rows
 from linli.registry.models import House, Organisation, Person, Residence, Vehicle
 from linli.utilities.masking import mask_id_number, mask_name, mask_phone
-from linli.utilities.scope import subtree_q
 
 CHUNK = 2000
 
@@ -61,6 +61,15 @@ EXPORT_KINDS: dict[str, ExportKind] = {
 }
 
 
+# Every filter of the list pages (the exporter applies them through the same FilterSets).
+EXPORT_FILTERS = (
+    "region", "q", "status", "registration_type", "gender", "age_band", "elderly", "tag",
+    "household", "house", "is_party_member", "use", "kind", "compound", "building",
+    "has_gigabit", "has_cable_tv", "has_remote_water_meter", "has_remote_electricity_meter",
+    "has_remote_gas_meter", "owner",
+)  # fmt: skip
+
+
 def export_permission(kind: str) -> str:
     return f"registry.export_{EXPORT_KINDS[kind].model._meta.model_name}"
 
@@ -74,32 +83,23 @@ def may_unmask(user: Any, kind: str) -> bool:
 
 
 def _filtered(queryset: Any, kind: str, params: Mapping[str, str]) -> Any:
-    """The list pages' basic filters, read from their query string."""
-    region = (params.get("region") or "").strip()
-    if region.isdigit():
-        queryset = queryset.filter(subtree_q("region__code", region))
-    q = (params.get("q") or "").strip()
-    if kind == "people":
-        if q:
-            queryset = queryset.filter(name__icontains=q)
-        if params.get("registration_type"):
-            queryset = queryset.filter(registration_type=params["registration_type"])
-    elif kind == "houses":
-        if q:
-            queryset = queryset.filter(address__icontains=q)
-        if params.get("use"):
-            queryset = queryset.filter(use=params["use"])
-    elif kind == "vehicles":
-        if q:
-            queryset = queryset.filter(plate__icontains=q)
-    elif kind == "organisations":
-        if q:
-            queryset = queryset.filter(Q(name__icontains=q) | Q(address__icontains=q))
-        if params.get("kind"):
-            queryset = queryset.filter(kind=params["kind"])
-    if params.get("status") != "all":
-        queryset = queryset.filter(retired_at__isnull=True)
-    return queryset
+    """Exactly the list page's filters (the same FilterSet), read from its query string, so an
+    export never holds more than the list the user was looking at."""
+    from linli.registry.filters import HouseFilter, OrganisationFilter, PersonFilter, VehicleFilter
+
+    filterset_class: Any = {
+        "people": PersonFilter,
+        "houses": HouseFilter,
+        "vehicles": VehicleFilter,
+        "organisations": OrganisationFilter,
+    }[kind]
+    data = QueryDict(mutable=True)
+    for key, value in params.items():
+        data[key] = value
+    filterset = filterset_class(data, queryset=queryset)
+    if not filterset.is_valid():
+        raise ServiceError("export.filters", _("The filters of the export are not valid."))
+    return filterset.qs
 
 
 def export_queryset(actor: Any, kind: str, params: Mapping[str, str]) -> Any:
@@ -232,7 +232,10 @@ def export_records(
     handle = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the response, which closes it
     count = write_rows(handle, spec.sheet_name, list(spec.headers), rows)
     handle.seek(0)
-    filters = ", ".join(f"{key}={value}" for key, value in sorted(params.items()) if value)
+    # A free-text search may hold a name: the audit note says only that there was one.
+    filters = ", ".join(
+        f"{key}={'…' if key == 'q' else value}" for key, value in sorted(params.items()) if value
+    )
     record(
         AuditAction.EXPORT,
         actor=actor,

@@ -18,6 +18,7 @@ import logging
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from linli.registry.choices import (
 )
 from linli.registry.excel.cells import CellError, name_key, number_key, parse_cell, text_of
 from linli.registry.excel.columns import ERROR_HEADER, IMPORT_PERMISSIONS, SHEETS, Sheet
-from linli.registry.excel.reading import looks_like_excel, open_sheet
+from linli.registry.excel.reading import SheetData, looks_like_excel, open_sheet
 from linli.registry.excel.templates import write_rows
 from linli.registry.models import (
     Building,
@@ -57,6 +58,7 @@ from linli.registry.models import (
     Vehicle,
 )
 from linli.registry.services import house_address
+from linli.utilities.bulk import RowWriter
 from linli.utilities.fields import blind_index_for
 from linli.utilities.scope import code_in_scope
 
@@ -156,8 +158,27 @@ def start_import(
         )
         job.source.save(f"{kind}.xlsx", File(upload), save=False)
         job.save()
-        schedule_import(job)
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            # The job runs in this process: hand it the rows just read instead of reading the
+            # file a second time (a Celery worker elsewhere reads the stored file). At most a
+            # couple are kept, should an outer transaction roll back before the hooks run.
+            while len(_READ) >= 2:
+                _READ.pop(next(iter(_READ)))
+            _READ[job.pk] = data
+        try:
+            schedule_import(job)
+        except BaseException:
+            _READ.pop(job.pk, None)
+            raise
+        # Registered after the job's own hook: an inline job has taken the rows by then; a
+        # job on a thread that has not started yet reads the file instead. Nothing stays.
+        transaction.on_commit(lambda: _READ.pop(job.pk, None), robust=True)
     return job
+
+
+# Sheets read by ``start_import`` for a job that runs in this process, by job id; taken by
+# ``_run``, dropped after the commit hooks in any case.
+_READ: dict[int, SheetData] = {}
 
 
 class _local_copy:
@@ -254,6 +275,31 @@ def run_import_job(job_id: int) -> None:
             _fail(
                 job, _("The import stopped because of an internal error; nothing more was written.")
             )
+        finally:
+            _discard_source(job)
+
+
+def _discard_source(job: ImportJob) -> None:
+    """The uploaded workbook holds full ID numbers and phones in plain text: once its rows are
+    in the (encrypted) register, it is deleted rather than kept on disk."""
+    if job.source:
+        job.source.delete(save=False)
+        ImportJob.objects.filter(pk=job.pk).update(source="")
+
+
+@jobs.periodic("registry.purge_import_files", 3600)
+def purge_import_error_files() -> int:
+    """Error files hold the rejected rows in plain text; they expire after
+    LINLI_IMPORT_ERROR_FILE_DAYS days (idempotent: an expired file is removed once)."""
+    cutoff = timezone.now() - timedelta(days=settings.LINLI_IMPORT_ERROR_FILE_DAYS)
+    purged = 0
+    for job in ImportJob.objects.filter(finished_at__lt=cutoff).exclude(error_file=""):
+        job.error_file.delete(save=False)
+        ImportJob.objects.filter(pk=job.pk).update(error_file="")
+        purged += 1
+    for job in ImportJob.objects.filter(finished_at__lt=cutoff).exclude(source=""):
+        _discard_source(job)
+    return purged
 
 
 def _fail(job: ImportJob, message: str) -> None:
@@ -264,8 +310,7 @@ def _fail(job: ImportJob, message: str) -> None:
 
 def _run(job: ImportJob) -> None:
     sheet = SHEETS[job.kind]
-    path = Path(job.source.path)
-    data = open_sheet(path, sheet)
+    data = _READ.pop(job.pk, None) or open_sheet(Path(job.source.path), sheet)
     importer = IMPORTERS[job.kind](job)
     rows = list(data.rows)
     importer.prepare(rows)
@@ -410,6 +455,10 @@ class Importer:
         data: dict[str, Any] = {}
         reasons: list[str] = []
         for column, value in zip(self.sheet.columns, values, strict=True):
+            if (value is None or value == "") and not column.required:
+                # An empty optional cell (half of a typical sheet): what parse_cell gives.
+                data[column.key] = None
+                continue
             try:
                 data[column.key] = parse_cell(column, value)
             except CellError as exc:
@@ -792,12 +841,20 @@ def _created_person(person: Person) -> dict[str, Any]:
         "head_relation": [None, person.head_relation],
         "id_number": ["", MASKED],
         "is_party_member": [None, person.is_party_member],
-        "name": [None, person.name],
+        "name": ["", MASKED],
         "phone": ["", MASKED if person.phone else ""],
         "political_status": [None, person.political_status],
         "region_id": [None, str(person.region_id)],
         "registration_type": [None, person.registration_type],
     }
+
+
+_PEOPLE = RowWriter(Person)
+_RESIDENCES = RowWriter(Residence)
+
+
+def _phone_index(phone: str) -> str:
+    return blind_index_for(Person, "phone_index", phone) if phone else ""
 
 
 class PeopleImporter(Importer):
@@ -920,21 +977,28 @@ class PeopleImporter(Importer):
             person = existing.get(d["id_index"])
             if person is None:
                 region_id = house[1] if house else d["region"].pk
+                phone = d.get("phone") or ""
                 new_people.append(
-                    Person(
-                        region=self.regions_by_pk[region_id],
-                        name=d["name"],
-                        id_number=info.number,
-                        gender=info.gender,
-                        birth_date=info.birth_date,
-                        phone=d.get("phone") or "",
-                        registration_type=d["registration_type"],
-                        ethnicity=d.get("ethnicity") or "汉族",
-                        education=d.get("education") or "unknown",
-                        employment=d.get("employment") or "unknown",
-                        political_status=d.get("political_status") or "masses",
-                        is_party_member=bool(party),
-                        head_relation=d.get("head_relation") or "",
+                    _PEOPLE.build(
+                        {
+                            "region_id": region_id,
+                            "name": d["name"],
+                            "id_number": info.number,
+                            # Computed once in check_rules; the insert does not redo it.
+                            "id_number_index": d["id_index"],
+                            "gender": info.gender,
+                            "birth_date": info.birth_date,
+                            "phone": phone,
+                            "phone_index": _phone_index(phone),
+                            "registration_type": d["registration_type"],
+                            "ethnicity": d.get("ethnicity") or "汉族",
+                            "education": d.get("education") or "unknown",
+                            "employment": d.get("employment") or "unknown",
+                            "political_status": d.get("political_status") or "masses",
+                            "is_party_member": bool(party),
+                            "head_relation": d.get("head_relation") or "",
+                        },
+                        {"region": self.regions_by_pk[region_id]},
                     )
                 )
                 new_rows.append(item)
@@ -1043,8 +1107,7 @@ class PeopleImporter(Importer):
                 outcome.unchanged += 1
         # Writes: people first (new ids), then close old homes before opening new ones, since
         # the database allows one current primary residence per person.
-        if new_people:
-            Person.objects.bulk_create(new_people, batch_size=1000)
+        _PEOPLE.insert(new_people)
         if changed_people:
             Person.objects.bulk_update(
                 _touch([p for p, _c in changed_people]),
@@ -1066,18 +1129,25 @@ class PeopleImporter(Importer):
         for item, person in pending_residences:
             d = item.data
             owner = person or created_by_row[item.row]
+            house_id, region_id = d["house"]
             residences.append(
-                Residence(
-                    region=self.regions_by_pk[d["house"][1]],
-                    person=owner,
-                    house=self.house_objects[d["house"][0]],
-                    relation=d["relation"],
-                    is_primary=True,
-                    moved_in=d["moved_in"],
+                _RESIDENCES.build(
+                    {
+                        "region_id": region_id,
+                        "person_id": owner.pk,
+                        "house_id": house_id,
+                        "relation": d["relation"],
+                        "is_primary": True,
+                        "moved_in": d["moved_in"],
+                    },
+                    {
+                        "region": self.regions_by_pk[region_id],
+                        "person": owner,
+                        "house": self.house_objects[house_id],
+                    },
                 )
             )
-        if residences:
-            Residence.objects.bulk_create(residences, batch_size=1000)
+        _RESIDENCES.insert(residences)
         house_changes = self._rederive_uses(touched_houses)
         outcome.created = len(new_people)
         self.audit(AuditAction.CREATE, [(p, _created_person(p)) for p in new_people])
@@ -1104,20 +1174,28 @@ class PeopleImporter(Importer):
     def _rederive_uses(self, house_ids: set[int]) -> list[tuple[House, dict[str, Any]]]:
         if not house_ids:
             return []
-        houses = list(
-            House.objects.filter(pk__in=house_ids, use_is_explicit=False)
-            .select_related("region")
-            .only("id", "use", "address", "region__code")
+        # Only the current use is read; the houses' address and region (what the audit entry
+        # names) are already in memory from ``prepare``. A house outside it (an existing
+        # resident's old home elsewhere) is loaded.
+        current_uses = dict(
+            House.objects.filter(pk__in=house_ids, use_is_explicit=False).values_list("id", "use")
         )
-        uses = derive_house_uses([h.pk for h in houses], self.today)
-        changed = []
+        missing = [pk for pk in current_uses if pk not in self.house_objects]
+        if missing:
+            self.house_objects.update(
+                (house.pk, house)
+                for house in House.objects.filter(pk__in=missing)
+                .select_related("region")
+                .only("id", "address", "region__code")
+            )
+        uses = derive_house_uses(current_uses, self.today)
+        changed: list[tuple[House, dict[str, Any]]] = []
         by_use: dict[str, list[int]] = {}
-        for house in houses:
-            use = uses[house.pk]
-            if house.use != use:
-                changed.append((house, {"use": [house.use, use]}))
-                house.use = use
-                by_use.setdefault(use, []).append(house.pk)
+        for pk, old in current_uses.items():
+            use = uses[pk]
+            if old != use:
+                changed.append((self.house_objects[pk], {"use": [old, use]}))
+                by_use.setdefault(use, []).append(pk)
         # One UPDATE per use (at most five) instead of a CASE over every house.
         now = timezone.now()
         for use, ids in by_use.items():
