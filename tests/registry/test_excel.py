@@ -631,3 +631,22 @@ def test_the_upload_is_deleted_once_imported_and_error_files_expire(
     import os
 
     assert not os.path.exists(error_path)
+
+
+def test_an_export_imports_back_without_changing_anything(
+    register: Any, personas: Any, login: Any, tree: Any
+) -> None:
+    worker = personas.community_worker_a
+    grant_export(worker, tree.community_a)
+    client = login(worker)
+    exported = b"".join(
+        client.post(
+            reverse("registry:export", args=["people"]), {"unmasked": "on"}
+        ).streaming_content
+    )
+
+    upload(client, exported, tree.community_a)
+
+    job = last_job()
+    assert job.status == ImportStatus.DONE, job.message
+    assert job.created_count == 0 and job.rejected_count == 0

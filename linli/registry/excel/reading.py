@@ -87,9 +87,14 @@ def read_rows(path: Path, sheet_name: str) -> list[list[Any]]:
         ) from exc
 
 
+EXPORT_ONLY_HEADERS = frozenset({"性别", "年龄", "标准地址", "地址编码"})
+
+
 def check_headers(sheet: Sheet, headers: list[str]) -> None:
     """Refuse a sheet whose header row lacks required columns or has columns we do not know."""
-    known = set(sheet.headers) | {ERROR_HEADER}
+    # Exports add read-only columns (derived gender and age, the standard address); an
+    # exported sheet imports back as it is, those columns ignored.
+    known = set(sheet.headers) | {ERROR_HEADER} | EXPORT_ONLY_HEADERS
     present = [header for header in headers if header]
     missing = [c.header for c in sheet.columns if c.required and c.header not in present]
     unknown = [header for header in present if header not in known]
