@@ -502,7 +502,9 @@ class OverviewViewSet(viewsets.ViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("region", str, required=True, description="Region code"),
+            OpenApiParameter(
+                "region", str, description="Region code (default: the top of the caller's scope)"
+            ),
             OpenApiParameter("on", OpenApiTypes.DATE, description="Ages at this date"),
         ],
         responses={200: OpenApiTypes.OBJECT},
@@ -510,10 +512,12 @@ class OverviewViewSet(viewsets.ViewSet):
     def list(self, request: Request) -> Response:
         query = s.OverviewQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
+        regions = RegionNode.objects.visible_to(request.user)
+        code = query.validated_data.get("region") or ""
         region = (
-            RegionNode.objects.visible_to(request.user)
-            .filter(code=query.validated_data["region"])
-            .first()
+            regions.filter(code=code).first()
+            if code
+            else regions.filter(code__in=request.user.scope_codes()).order_by("code").first()  # type: ignore[union-attr]
         )
         if region is None:
             raise NotFoundError("region.not_found", _("The region does not exist."))

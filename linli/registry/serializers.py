@@ -565,5 +565,5 @@ class TagUpdate(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class OverviewQuery(serializers.Serializer):  # type: ignore[type-arg]
-    region = serializers.CharField(max_length=15)
+    region = serializers.CharField(max_length=15, required=False)
     on = serializers.DateField(required=False)

@@ -494,3 +494,15 @@ def test_overview_outside_the_scope_is_404_and_needs_view(
         == 403
     )
     assert Residence.objects.exists()
+
+
+def test_overview_defaults_to_the_callers_own_area(api: Any, personas: Any, register: Any) -> None:
+    response = api(personas.community_worker_a).get("/api/registry/overview/")
+
+    assert response.status_code == 200
+    assert response.json()["region"]["code"] == personas.community_worker_a.scope_codes()[0]
+
+
+def test_overview_with_an_impossible_date_is_a_400(api: Any, personas: Any, register: Any) -> None:
+    response = api(personas.community_worker_a).get("/api/registry/overview/", {"on": "2020-13-01"})
+    assert response.status_code == 400
