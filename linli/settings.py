@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "linli.regions",
     "linli.audit",
     "linli.registry",
+    "linli.assessment",
 ]
 
 MIDDLEWARE = [
@@ -274,3 +275,6 @@ LOGGING = {
 }
 
 LINLI_SITE_NAME = _("Linli smart community platform")
+# Seconds a county's or subdistrict's overview counts stay cached (0: always counted live).
+# Changes through the services invalidate them at once; bulk imports when they finish.
+LINLI_OVERVIEW_CACHE_SECONDS = env_int("LINLI_OVERVIEW_CACHE_SECONDS", 300, minimum=0)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("regions/", include("linli.regions.urls")),
     path("audit/", include("linli.audit.urls")),
     path("registry/", include("linli.registry.urls")),
+    path("assessment/", include("linli.assessment.urls")),
     path("api/", include((api_patterns, "api"), namespace="api")),
     path("health/", core_views.health, name="health"),
 ]

@@ -144,3 +144,14 @@ def api(db: Any) -> Any:
         return client
 
     return _api
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Any:
+    """Every test starts with an empty cache: cached counts must not leak between tests that
+    build different registers under the same region codes."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -24,10 +24,13 @@ from access_matrix import (
     page_client_factory,
     run_cell,
 )
+from assessment.publication_fixtures import make_publication, stored_assessment
 from django.apps import apps
 from django.urls import reverse
 
 from linli.accounts.models import Role, RoleAssignment, User
+from linli.assessment.models import Assessment, ManualFigure, Publication
+from linli.assessment.publication import TEXT_FIELDS as PUBLICATION_TEXT_FIELDS
 from linli.regions.models import RegionNode
 from linli.registry.models import (
     Building,
@@ -517,7 +520,128 @@ REGISTER_CASES = [
     IMPORT_JOBS,
 ]
 
-CASES: list[AccessCase] = [REGIONS, USERS, ASSIGNMENTS, *REGISTER_CASES]
+
+# ------------------------------------------------------------------ the self-assessment
+
+
+def _manual_figure(places: Places, where: RegionNode) -> ManualFigure:
+    # Figures hang on the community of the grid the matrix acts at.
+    return ManualFigure.objects.create(
+        region=where.parent,
+        metric="publicity_activities_per_year",
+        unit="count",
+        number=3,
+        evidence=f"矩阵证明材料{where.code}",
+        valid_from=MATRIX_DAY,
+    )
+
+
+MANUAL_FIGURES = AccessCase(
+    model=ManualFigure,
+    api_basename="assessment-manualfigure",
+    make=_manual_figure,
+    scope_of=_region_of,
+    create_scope=lambda places, where: where.parent.code,
+    api_create=lambda places, where: {
+        "region": where.parent.code,
+        "metric": "publicity_activities_per_year",
+        "value": 2,
+        "evidence": "矩阵新证明材料",
+        "valid_from": "2024-01-01",
+    },
+    api_retire=_api_retire("assessment-manualfigure"),
+    page_create=lambda places, where: Call(
+        "post",
+        reverse("assessment:figure_create", args=[where.parent.code]),
+        {
+            "metric": "publicity_activities_per_year",
+            "value": "2",
+            "evidence": "矩阵新证明材料",
+            "valid_from": "2024-01-01",
+        },
+    ),
+    page_retire=lambda obj: Call("post", reverse("assessment:figure_withdraw", args=[obj.pk])),
+    marker=lambda obj: obj.evidence,
+    refused_create_statuses=REGISTER_REFUSED,
+    note="listed per community on its figures page (tests/assessment/test_pages.py)",
+)
+
+
+def _assessment(places: Places, where: RegionNode) -> Assessment:
+    # A stored assessment of the grid's community, on a date of its own (the marker).
+    return stored_assessment(where.parent, on=date(2023, 1, 1) + timedelta(days=next(_serial)))
+
+
+ASSESSMENTS = AccessCase(
+    model=Assessment,
+    api_basename="assessment-assessment",
+    make=_assessment,
+    scope_of=_region_of,
+    create_scope=lambda places, where: where.parent.code,
+    api_create=lambda places, where: {"region": where.parent.code},
+    api_export="export",
+    # The county view lists every community's latest stored assessment.
+    page_list=lambda obj: reverse("assessment:county"),
+    page_detail=lambda obj: reverse("assessment:stored", args=[obj.pk]),
+    page_create=lambda places, where: Call(
+        "post", reverse("assessment:store", args=[where.parent.code])
+    ),
+    page_export=lambda obj: reverse("assessment:county_export"),
+    marker=lambda obj: obj.on.isoformat(),
+    refused_create_statuses=REGISTER_REFUSED,
+    note="stored through linli.assessment.services.store_assessment; never edited",
+)
+
+
+def _publication(places: Places, where: RegionNode) -> Publication:
+    # A draft of the community of the grid the matrix acts at, from a stored assessment.
+    return make_publication(where.parent, f"矩阵公示{where.code}-{next(_serial)}")
+
+
+def _publication_form(obj: Any) -> dict[str, Any]:
+    values = {name: getattr(obj, name) for name in PUBLICATION_TEXT_FIELDS}
+    values["title"] = NEW_NAME
+    return {
+        name: value.isoformat() if isinstance(value, date) else value or ""
+        for name, value in values.items()
+    }
+
+
+PUBLICATIONS = AccessCase(
+    model=Publication,
+    api_basename="assessment-publication",
+    make=_publication,
+    scope_of=_region_of,
+    create_scope=lambda places, where: where.parent.code,
+    api_create=lambda places, where: {
+        "assessment": stored_assessment(where.parent).pk,
+        "tier": "basic",
+    },
+    api_update=lambda obj: {"title": NEW_NAME},
+    page_list=lambda obj: reverse("assessment:publication_list"),
+    page_detail=lambda obj: reverse("assessment:publication_detail", args=[obj.pk]),
+    page_create=lambda places, where: Call(
+        "post",
+        reverse("assessment:publication_create"),
+        {"assessment": stored_assessment(where.parent).pk, "tier": "basic"},
+    ),
+    page_update=lambda obj: Call(
+        "post", reverse("assessment:publication_edit", args=[obj.pk]), _publication_form(obj)
+    ),
+    updated=lambda obj: obj.title == NEW_NAME,
+    marker=lambda obj: obj.title,
+    note="issuing (assessment.issue_publication) is tested in tests/assessment",
+)
+
+CASES: list[AccessCase] = [
+    REGIONS,
+    USERS,
+    ASSIGNMENTS,
+    *REGISTER_CASES,
+    MANUAL_FIGURES,
+    ASSESSMENTS,
+    PUBLICATIONS,
+]
 
 
 @pytest.fixture

@@ -77,6 +77,44 @@ PERMISSIONS.update(
 )
 
 
+# Indicator self-assessment (指标自评): evaluating a community, and the manual figures with
+# evidence it rests on; replacing a figure the platform computes is a separate permission.
+PERMISSIONS.update(
+    {
+        "assessment.view_assessment": _("View indicator self-assessments"),
+        "assessment.view_manualfigure": _("View manual figures"),
+        "assessment.add_manualfigure": _("Enter manual figures with evidence"),
+        "assessment.retire_manualfigure": _("Withdraw manual figures"),
+        "assessment.override_manualfigure": _("Override figures the platform computes"),
+        "assessment.add_assessment": _("Run and store self-assessments"),
+        "assessment.export_assessment": _("Export self-assessment tables"),
+        "assessment.view_publication": _("View acceptance publications"),
+        "assessment.add_publication": _("Draft acceptance publications"),
+        "assessment.change_publication": _("Edit draft acceptance publications"),
+        "assessment.issue_publication": _("Issue acceptance publications"),
+    }
+)
+_ASSESSMENT_READ = {
+    "assessment.view_assessment",
+    "assessment.view_manualfigure",
+    "assessment.view_publication",
+}
+_ASSESSMENT_EVIDENCE = _ASSESSMENT_READ | {
+    "assessment.add_manualfigure",
+    "assessment.retire_manualfigure",
+    "assessment.add_assessment",
+    "assessment.add_publication",
+    "assessment.change_publication",
+}
+# Those who organise the acceptance (county, subdistrict) issue the publication and compare
+# communities.
+_ASSESSMENT_ORGANISE = {
+    "assessment.add_assessment",
+    "assessment.export_assessment",
+    "assessment.issue_publication",
+}
+
+
 def registry_permissions(actions: set[str], models: set[str] | None = None) -> set[str]:
     return {
         f"registry.{action}_{model}"
@@ -127,20 +165,26 @@ BUILTIN_ROLES: dict[str, dict[str, object]] = {
         "kind": RoleKind.STAFF,
         "permissions": _REGION_MANAGE
         | {"accounts.view_user", "registry.change_tag"}
-        | registry_permissions({"view", "export"}),
+        | registry_permissions({"view", "export"})
+        | _ASSESSMENT_EVIDENCE
+        | _ASSESSMENT_ORGANISE
+        | {"assessment.override_manualfigure"},
     },
     BuiltinRole.SUBDISTRICT_MANAGER: {
         "kind": RoleKind.STAFF,
         "permissions": _REGION_MANAGE
         | {"accounts.view_user"}
-        | registry_permissions({"view", "export"}),
+        | registry_permissions({"view", "export"})
+        | _ASSESSMENT_READ
+        | _ASSESSMENT_ORGANISE,
     },
     BuiltinRole.COMMUNITY_WORKER: {
         "kind": RoleKind.STAFF,
         # Export is deliberately absent: the security administrator grants it separately.
         "permissions": _REGION_READ
         | {"regions.add_regionnode", "regions.change_regionnode", "regions.export_regionnode"}
-        | _REGISTRY_KEEP,
+        | _REGISTRY_KEEP
+        | _ASSESSMENT_EVIDENCE,
     },
     BuiltinRole.GRID_WORKER: {
         "kind": RoleKind.STAFF,

@@ -25,3 +25,4 @@ class AuditAction(models.TextChoices):
     TOKEN_ISSUE = "token_issue", _("Issue API token")
     KEY_ROTATE = "key_rotate", _("Rotate encryption keys")
     VERIFY = "verify", _("Verify audit trail")
+    REFUSED = "refused", _("Refused attempt")

@@ -3,6 +3,8 @@
 from rest_framework.routers import DefaultRouter
 
 from linli.accounts import api as accounts_api
+from linli.assessment import api as assessment_api
+from linli.assessment import api_publication as assessment_publication_api
 from linli.audit import api as audit_api
 from linli.regions import api as regions_api
 from linli.registry import api as registry_api
@@ -14,5 +16,7 @@ accounts_api.register(router)
 audit_api.register(router)
 registry_api.register(router)
 registry_excel_api.register(router)
+assessment_api.register(router)
+assessment_publication_api.register(router)
 
 urlpatterns = router.urls

@@ -14,6 +14,8 @@ NAVIGATION: list[tuple[str, Any, str | None]] = [
     ("regions:tree", _("Regions"), "regions.view_regionnode"),
     # One entry for the whole register; its pages carry their own sub-navigation.
     ("registry:index", _("Registry"), "registry.view_house"),
+    # One entry for the self-assessment; its pages carry their own sub-navigation.
+    ("assessment:index", _("Self-assessment"), "assessment.view_assessment"),
     ("accounts:user_list", _("Accounts"), "accounts.view_user"),
     ("accounts:role_list", _("Roles"), "accounts.view_role"),
     ("accounts:policy", _("Security policy"), "accounts.view_securitypolicy"),

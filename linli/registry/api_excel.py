@@ -5,7 +5,9 @@ GET  /api/registry/imports/                  the jobs the user may see
 GET  /api/registry/imports/{id}/             a job's status and counts (poll it)
 GET  /api/registry/imports/{id}/errors/      the error file (.xlsx)
 GET  /api/registry/import-templates/{kind}/  the template (.xlsx)
-GET  /api/registry/exports/{kind}/?filters   the export (.xlsx); unmasked=1 needs reveal
+GET  /api/registry/exports/{kind}/?filters   the export (.xlsx); unmasked=1 needs reveal. Kinds:
+     people, houses, vehicles, organisations, compounds, buildings, units, households,
+     residences, rentals; filters are those of the kind's list (same query string)
 """
 
 from __future__ import annotations
@@ -167,11 +169,7 @@ class ExportViewSet(viewsets.ViewSet):
     def retrieve(self, request: Request, pk: str) -> HttpResponseBase:
         if pk not in exporter.EXPORT_KINDS:
             raise Http404
-        params = {
-            key: request.query_params[key]
-            for key in exporter.EXPORT_FILTERS
-            if request.query_params.get(key)
-        }
+        params = exporter.filter_params(pk, request.query_params)
         unmasked = request.query_params.get("unmasked") in {"1", "true", "yes"}
         handle, filename, _count = exporter.export_records(
             request.user, pk, params, unmasked=unmasked

@@ -6,6 +6,7 @@ simply matches nothing.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import django_filters
@@ -37,6 +38,7 @@ from linli.registry.models import (
     Unit,
     Vehicle,
 )
+from linli.utilities.fields import blind_index_for
 from linli.utilities.scope import subtree_q
 
 STATUS_CHOICES = [
@@ -297,3 +299,47 @@ class PersonTagFilter(django_filters.FilterSet):
         if not value.isdigit():
             return queryset.none()
         return queryset.filter(subtree_q("person__region__code", value))
+
+
+# ---------------------------------------------------------------- pickers
+# The search of the record pickers (a house, a person) in the forms. Like the filters above,
+# they only narrow rows that already came through the gate.
+
+PICK_LIMIT = 20
+_ID_NUMBER_LIKE = re.compile(r"^\d{17}[\dXx]$")
+_MOBILE_LIKE = re.compile(r"^(\+?86)?1\d{10}$")
+
+
+def house_matches(queryset: QuerySet[House], query: str) -> QuerySet[House]:
+    """Active houses whose standard address holds every word of the query (e.g. "锦源 1单元
+    101"), or whose standard address code is the query."""
+    words = query.split()
+    if not words:
+        return queryset.none()
+    condition = Q()
+    for word in words:
+        condition &= Q(address__icontains=word)
+    if len(words) == 1:
+        condition |= Q(address_code=words[0])
+    return queryset.filter(retired_at__isnull=True).filter(condition).order_by("address", "id")
+
+
+def is_exact_person_query(query: str) -> bool:
+    """An ID number or a mobile phone: matched exactly, through the blind index."""
+    value = re.sub(r"[\s-]", "", query)
+    return bool(_ID_NUMBER_LIKE.match(value) or _MOBILE_LIKE.match(value))
+
+
+def person_matches(queryset: QuerySet[Person], query: str) -> QuerySet[Person]:
+    """Active people by an exact ID number or mobile phone (through the blind index), or by a
+    part of the name."""
+    value = re.sub(r"[\s-]", "", query)
+    if not value:
+        return queryset.none()
+    active = queryset.filter(retired_at__isnull=True)
+    if _ID_NUMBER_LIKE.match(value):
+        index = blind_index_for(Person, "id_number_index", value.upper())
+        return active.filter(id_number_index=index)
+    if _MOBILE_LIKE.match(value):
+        return active.filter(phone_index=blind_index_for(Person, "phone_index", value))
+    return active.filter(name__icontains=query.strip()).order_by("name", "id")

@@ -5,10 +5,15 @@ written."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.db import models
+from django.urls import reverse_lazy
+from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from linli.accounts.forms import RegionCodeField
@@ -26,6 +31,12 @@ from linli.registry.choices import (
     RentalMode,
     ResidenceRelation,
 )
+from linli.registry.filters import (
+    PICK_LIMIT,
+    house_matches,
+    is_exact_person_query,
+    person_matches,
+)
 from linli.registry.models import (
     Building,
     Compound,
@@ -36,6 +47,7 @@ from linli.registry.models import (
     TagCategory,
     Unit,
 )
+from linli.utilities.masking import mask_name
 
 OUT_OF_SCOPE = _("The record does not exist or is outside your scope.")
 
@@ -55,6 +67,194 @@ class RecordField(forms.ModelChoiceField):  # type: ignore[type-arg]
         if widget is not None:
             kwargs["widget"] = widget
         super().__init__(queryset=queryset, **kwargs)
+
+
+# ---------------------------------------------------------------- record pickers
+
+
+def house_label(house: House) -> str:
+    return house.address
+
+
+def person_label(person: Person) -> str:
+    """张* · ID …1234 · 66 years: enough to tell people apart, nothing more."""
+    parts = [mask_name(person.name)]
+    if person.id_number:
+        parts.append(gettext("ID …%(tail)s") % {"tail": person.id_number[-4:]})
+    age = person.age(timezone.localdate())
+    if age is not None:
+        parts.append(gettext("%(age)s years") % {"age": age})
+    return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Picker:
+    """How one kind of record is searched and shown in a picker. People are searched by POST:
+    the query may be an ID number or a phone, which must never land in a URL or a log."""
+
+    model: type[models.Model]
+    url: Any
+    method: str
+    search: Callable[[Any, str], Any]
+    label: Callable[[Any], str]
+    placeholder: Any
+    # Whether a typed text names exactly the one record the search found (no tick needed).
+    names_exactly: Callable[[Any, str], bool]
+
+
+PICKERS = {
+    "houses": Picker(
+        House,
+        reverse_lazy("registry:pick_houses"),
+        "get",
+        house_matches,
+        house_label,
+        _("Type part of the address, e.g. 锦源 1单元 101"),
+        lambda house, query: query.strip() in (house.address, house.address_code),
+    ),
+    "people": Picker(
+        Person,
+        reverse_lazy("registry:pick_people"),
+        "post",
+        person_matches,
+        person_label,
+        _("Type part of the name, or the full ID number or mobile phone"),
+        lambda person, query: is_exact_person_query(query),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class PickValue:
+    """What a picker submits: the record number of the ticked match (if any) and the text
+    typed in its search box (a browser without JavaScript sends only the text)."""
+
+    pk: str
+    query: str
+
+
+class RecordPicker(forms.Widget):
+    """A search box with the matches as radio buttons under it.
+
+    With htmx, typing fetches the matches (``registry:pick_houses`` / ``pick_people``) into the
+    box; without JavaScript the form is submitted with the text, and the field either finds
+    exactly that record (a full standard address, ID number or phone) or comes back with the
+    matches to tick.
+    """
+
+    template_name = "registry/_picker.html"
+
+    def __init__(self, picker: Picker, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs)
+        self.picker = picker
+        self.queryset: Any = picker.model._default_manager.none()
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> PickValue | None:
+        pk = data.get(name)
+        query = data.get(f"{name}_q")
+        if pk is None and query is None:
+            return None
+        return PickValue(str(pk or "").strip(), str(query or "").strip())
+
+    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
+        return name not in data and f"{name}_q" not in data
+
+    def format_value(self, value: Any) -> Any:
+        return value
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        pk, query = "", ""
+        if isinstance(value, PickValue):
+            pk, query = value.pk, value.query
+        elif value not in (None, ""):
+            pk = str(getattr(value, "pk", value))
+        selected = None
+        if pk.isdigit():
+            found = self.queryset.filter(pk=int(pk)).first()
+            if found is not None:
+                selected = {"pk": found.pk, "label": self.picker.label(found)}
+        matches: list[dict[str, Any]] = []
+        more = False
+        if selected is None and query:
+            rows = list(self.picker.search(self.queryset, query)[: PICK_LIMIT + 1])
+            more = len(rows) > PICK_LIMIT
+            matches = [{"pk": r.pk, "label": self.picker.label(r)} for r in rows[:PICK_LIMIT]]
+        context["widget"].update(
+            {
+                "selected": selected,
+                "query": query,
+                "matches": matches,
+                "more": more,
+                "limit": PICK_LIMIT,
+                "url": str(self.picker.url),
+                "method": self.picker.method,
+                "placeholder": self.picker.placeholder,
+                "optional": not self.is_required,
+            }
+        )
+        return context
+
+
+class RecordPickField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """A reference to a house or a person chosen with a ``RecordPicker``, looked up through
+    the gate: a tampered record number outside the scope is an invalid choice."""
+
+    default_error_messages = {
+        "invalid_choice": OUT_OF_SCOPE,
+        "no_match": _("Nothing in your scope matches what you typed."),
+        "choose": _("Tick the right record among the matches below."),
+    }
+
+    def __init__(self, kind: str, actor: User, **kwargs: Any) -> None:
+        self.picker = PICKERS[kind]
+        queryset = self.picker.model._default_manager.visible_to(actor).active()  # type: ignore[attr-defined]
+        kwargs.setdefault(
+            "help_text", _("Type to search within your scope, then tick the right one.")
+        )
+        super().__init__(queryset=queryset, widget=RecordPicker(self.picker), **kwargs)
+        self._sync_widget()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        result = super().__deepcopy__(memo)
+        result._sync_widget()
+        return result
+
+    def _sync_widget(self) -> None:
+        widget: RecordPicker = self.widget  # type: ignore[assignment]
+        widget.queryset = self.queryset
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, PickValue):
+            return value
+        return super().prepare_value(value)
+
+    def to_python(self, value: Any) -> Any:
+        if not isinstance(value, PickValue):
+            return super().to_python(value)
+        if value.pk:
+            if not value.pk.isdigit():
+                raise forms.ValidationError(self.error_messages["invalid_choice"], "invalid_choice")
+            return super().to_python(value.pk)
+        if not value.query:
+            return None
+        rows = list(self.picker.search(self.queryset, value.query)[:2])
+        if not rows:
+            raise forms.ValidationError(self.error_messages["no_match"], "no_match")
+        if len(rows) == 1 and self.picker.names_exactly(rows[0], value.query):
+            return rows[0]
+        # A part of an address or a name is only accepted through a tick: names repeat.
+        raise forms.ValidationError(self.error_messages["choose"], "choose")
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        if self.disabled:
+            return False
+        before = str(getattr(initial, "pk", initial) or "")
+        if isinstance(data, PickValue):
+            if not data.pk and data.query:
+                return True
+            return before != data.pk
+        return before != str(data or "")
 
 
 class RecordListField(forms.CharField):
@@ -293,11 +493,9 @@ class HouseholdForm(RegisterForm):
 
     def add_reference_fields(self, actor: User) -> None:
         self.fields["region"] = _region(actor)
-        self.fields["house"] = RecordField(
-            House, actor, label=_("house record number"), required=False
-        )
-        self.fields["head"] = RecordField(
-            Person, actor, label=_("head of household (person record number)"), required=False
+        self.fields["house"] = RecordPickField("houses", actor, label=_("house"), required=False)
+        self.fields["head"] = RecordPickField(
+            "people", actor, label=_("head of household"), required=False
         )
 
 
@@ -308,9 +506,7 @@ class VehicleForm(RegisterForm):
 
     def add_reference_fields(self, actor: User) -> None:
         self.fields["region"] = _region(actor)
-        self.fields["owner"] = RecordField(
-            Person, actor, label=_("owner (person record number)"), required=False
-        )
+        self.fields["owner"] = RecordPickField("people", actor, label=_("owner"), required=False)
         self.fields["compound"] = RecordField(
             Compound, actor, select=True, label=_("compound"), required=False
         )
@@ -330,7 +526,7 @@ class RentalForm(RegisterForm):
     field_order = ["house", "tenants"]
 
     def add_reference_fields(self, actor: User) -> None:
-        self.fields["house"] = RecordField(House, actor, label=_("house record number"))
+        self.fields["house"] = RecordPickField("houses", actor, label=_("house"))
         self.fields["tenants"] = RecordListField(
             Person,
             actor,
@@ -367,8 +563,8 @@ class ResidenceForm(RegisterForm):
     field_order = ["person", "house", "relation"]
 
     def add_reference_fields(self, actor: User) -> None:
-        self.fields["person"] = RecordField(Person, actor, label=_("person record number"))
-        self.fields["house"] = RecordField(House, actor, label=_("house record number"))
+        self.fields["person"] = RecordPickField("people", actor, label=_("person"))
+        self.fields["house"] = RecordPickField("houses", actor, label=_("house"))
 
     def service_values(self) -> dict[str, Any]:
         values = dict(self.cleaned_data)

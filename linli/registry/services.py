@@ -18,6 +18,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -26,6 +27,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import models, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -36,6 +39,7 @@ from linli.audit.choices import AuditAction
 from linli.core.errors import NotFoundError, PermissionDeniedError, ServiceError
 from linli.regions.choices import RegionLevel
 from linli.regions.models import RegionNode
+from linli.registry import rules
 from linli.registry.choices import (
     AGE_BANDS,
     ELDERLY_AGE,
@@ -69,7 +73,6 @@ from linli.registry.models import (
     Vehicle,
     years_ago,
 )
-from linli.utilities import crypto
 from linli.utilities.fields import blind_index_for
 from linli.utilities.scope import code_in_scope
 from linli.utilities.validators import (
@@ -93,6 +96,7 @@ _PLATE_RE = re.compile(
 _SLUG_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 M = TypeVar("M", bound=models.Model)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 # --- gate helpers -------------------------------------------------------------------------
@@ -385,6 +389,7 @@ def _record_create(actor: Any, obj: models.Model, **extra: Any) -> None:
     )
     changes.update(extra)
     audit.record(AuditAction.CREATE, obj, actor=actor, changes=changes)
+    register_changed()
 
 
 def _save_changes(
@@ -405,6 +410,7 @@ def _save_changes(
     obj.save(update_fields=update_fields)
     changes = audit.changes_between(type(obj), before, audit.snapshot(obj, list(before)))
     audit.record(AuditAction.UPDATE, obj, actor=actor, changes=changes, note=note)
+    register_changed()
     return changes
 
 
@@ -653,13 +659,9 @@ def house_address(unit: Unit, number: str, cache: dict[int, str] | None = None) 
 def _address_code(region: RegionNode, address: str) -> str:
     """A stable code for the address's QR label: the community code and a digest of the text.
     A retired house may hold the same address; a suffix keeps the new code unique."""
-    community_code = region.code[:12]
-    base = community_code + crypto.sm3_hex(address.encode("utf-8"))[:16].upper()
-    code, n = base, 1
-    while House.objects.filter(address_code=code).exists():
-        n += 1
-        code = f"{base}-{n}"
-    return code
+    return rules.address_code(
+        region.code, address, lambda code: House.objects.filter(address_code=code).exists()
+    )
 
 
 def _check_house(house: House) -> None:
@@ -672,12 +674,15 @@ def _check_house(house: House) -> None:
         raise _invalid(House, "number", _("A house with this number already exists in the unit."))
     building = house.building
     if house.floor == 0 or not -building.floors_below <= house.floor <= building.floors_above:
-        raise _invalid(
-            House,
-            "floor",
-            _("The floor must be from %(low)s to %(high)s, without 0.")
-            % {"low": -building.floors_below, "high": building.floors_above},
-        )
+        # Floor 0 never exists: ground floor is 1, the first basement -1.
+        if building.floors_below:
+            message = _("The floor must be from %(low)s to -1 or from 1 to %(high)s.") % {
+                "low": -building.floors_below,
+                "high": building.floors_above,
+            }
+        else:
+            message = _("The floor must be from 1 to %(high)s.") % {"high": building.floors_above}
+        raise _invalid(House, "floor", message)
 
 
 @transaction.atomic
@@ -750,20 +755,13 @@ def _refresh_addresses(actor: Any, houses: QuerySet[House]) -> int:
 def derived_house_use(house: House, on: date | None = None) -> str:
     """What the current residences say: a tenant makes a house rented, an owner or family
     member owner-occupied, other residents "other use", nobody vacant."""
-    relations = set(
+    return rules.use_from_residences(
         Residence.objects.active()
         .current(on)
         .filter(house_id=house.pk)
         .values_list("relation", flat=True)
         .distinct()
     )
-    if ResidenceRelation.TENANT in relations:
-        return HouseUse.RENTED
-    if relations & {ResidenceRelation.OWNER, ResidenceRelation.FAMILY}:
-        return HouseUse.OWNER_OCCUPIED
-    if relations:
-        return HouseUse.OTHER
-    return HouseUse.VACANT
 
 
 def _follow_residences(actor: Any, house: House) -> None:
@@ -807,14 +805,65 @@ def _apply_id_number(person: Person, id_number: str) -> None:
         person.gender, person.birth_date = "", None
 
 
-def _check_person(person: Person) -> None:
-    if person.id_number:
-        index = blind_index_for(Person, "id_number_index", person.id_number)
-        if Person.objects.filter(id_number_index=index).exclude(pk=person.pk).exists():
-            message = _("A person with this ID number is already registered.")
-            raise ServiceError("person.duplicate", message, id_number=message)
+def _check_person(person: Person, actor: Any = None) -> None:
+    """One record per ID number in the whole register. The number cannot be registered twice,
+    so a refusal necessarily tells that it exists; when the other record lies outside the
+    actor's area the refusal says nothing more (not where, not whom) and is audited, so
+    probing the register for people elsewhere leaves a trace (see ``_records_refusals``)."""
+    if not person.id_number:
+        return
+    index = blind_index_for(Person, "id_number_index", person.id_number)
+    other = (
+        Person.objects.filter(id_number_index=index)
+        .exclude(pk=person.pk)
+        .values_list("pk", "region__code")
+        .first()
+    )
+    if other is None:
+        return
+    other_pk, other_region = other
+    if actor is not None and not Person.objects.visible_to(actor).filter(pk=other_pk).exists():
+        message = _(
+            "this ID number is already in the register outside your area; to move the person "
+            "into your area, ask the county operator (the attempt is recorded)"
+        )
+        error = ServiceError("person.registered_elsewhere", message, id_number=message)
+        error.refusal = {  # type: ignore[attr-defined]
+            "action": REGISTERED_ELSEWHERE,
+            "actor": actor,
+            "object_type": "registry.person",
+            "object_id": str(other_pk),
+            "region_code": other_region,
+            "note": REGISTERED_ELSEWHERE_NOTE,
+        }
+        raise error
+    message = _("A person with this ID number is already registered.")
+    raise ServiceError("person.duplicate", message, id_number=message)
 
 
+# The refusal's audit action; the note says what was refused (never the other record's data).
+REGISTERED_ELSEWHERE = AuditAction.REFUSED
+REGISTERED_ELSEWHERE_NOTE = "ID number registered outside the actor's area"
+
+
+def _records_refusals(fn: F) -> F:
+    """Audit a refusal that must leave a trace although its transaction rolls back: the
+    entry is written after the atomic block of ``fn`` has been left."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ServiceError as error:
+            refusal = getattr(error, "refusal", None)
+            if refusal is not None:
+                audit.record(**refusal)
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+@_records_refusals
 @transaction.atomic
 def create_person(
     actor: Any,
@@ -844,7 +893,7 @@ def create_person(
         is_party_member=_bool(Person, "is_party_member", is_party_member),
     )
     _apply_id_number(person, _id_number(id_number))
-    _check_person(person)
+    _check_person(person, actor)
     person.save()
     _record_create(actor, person)
     return person
@@ -1282,6 +1331,7 @@ def _check_residence_dates(residence: Residence) -> None:
         raise ServiceError("residence.moved_in", message, moved_in=message)
 
 
+@_records_refusals
 @transaction.atomic
 def update_record(actor: Any, obj: M, **fields: Any) -> M:
     """Edit the whitelisted fields of a record; values are re-validated, derived fields
@@ -1313,8 +1363,9 @@ def update_record(actor: Any, obj: M, **fields: Any) -> M:
             _apply_id_number(record, cleaned)
         else:
             setattr(record, name, cleaned)
-    check = _CHECKS.get(model)
-    if check is not None:
+    if model is Person:
+        _check_person(record, actor)
+    elif (check := _CHECKS.get(model)) is not None:
         check(record)
     if model is Residence:
         _check_residence_dates(record)
@@ -1405,6 +1456,7 @@ def retire_record(actor: Any, obj: M) -> M:
     record.retired_at = now
     record.save(update_fields=["retired_at", "updated_at"])
     audit.record(AuditAction.RETIRE, record, actor=actor)
+    register_changed()
     if isinstance(record, Building):
         units = list(record.units.active().select_for_update())
         if units:
@@ -1644,13 +1696,65 @@ def _band_q(low: int, high: int | None, on: date) -> Q:
     return q
 
 
+OVERVIEW_GENERATION_KEY = "registry:overview:generation"
+_OVERVIEW_MODELS = (Person, House, Compound, Building, Household)
+# Levels whose overview is cached: they aggregate many communities (a county of 1,000,000
+# people takes about a second); a community's or a grid's overview is counted live.
+_CACHED_OVERVIEW_LEVELS = {
+    RegionLevel.PROVINCE,
+    RegionLevel.CITY,
+    RegionLevel.COUNTY,
+    RegionLevel.SUBDISTRICT,
+}
+
+
+def register_changed() -> None:
+    """Overview counts cached before this change are stale: move the generation that their
+    cache keys carry, now and again once the change is committed (a concurrent reader may
+    have cached the old counts in between). Bulk writers (imports, the synthetic county)
+    call this once when they finish."""
+    _bump_overview_generation()
+    transaction.on_commit(_bump_overview_generation)
+
+
+def _bump_overview_generation() -> None:
+    try:
+        cache.incr(OVERVIEW_GENERATION_KEY)
+    except ValueError:  # not set yet, or evicted
+        cache.set(OVERVIEW_GENERATION_KEY, 1, None)
+
+
 def community_overview(actor: Any, region: RegionNode, on: date | None = None) -> dict[str, Any]:
-    """Counts for a region's overview page, through the gate, in five aggregate queries:
-    people by registration type, age band (at ``on``) and gender, 60+ and its share (the
-    standard's elderly-services indicator), houses by use, and record counts."""
+    """Counts for a region's overview page (see ``_count_overview``). Above the community
+    level they are cached for ``LINLI_OVERVIEW_CACHE_SECONDS`` per region, date and what the
+    actor's role may see; any change through the services invalidates them at once, and
+    ``computed_at`` says when they were counted."""
     if not isinstance(region, RegionNode) or not code_in_scope(region.code, actor.scope_codes()):
         raise NotFoundError("region.not_found", _("The region does not exist."))
     on = on or timezone.localdate()
+    seconds = settings.LINLI_OVERVIEW_CACHE_SECONDS
+    if region.level not in _CACHED_OVERVIEW_LEVELS or seconds <= 0:
+        return _count_overview(actor, region, on)
+    # Inside the actor's scope the gate shows every row of the region or, without the
+    # view permission, none: the permissions are all that tells two viewers apart.
+    sees = "".join(
+        "1" if actor.has_perm(f"registry.view_{model._meta.model_name}") else "0"
+        for model in _OVERVIEW_MODELS
+    )
+    generation = cache.get(OVERVIEW_GENERATION_KEY, 0)
+    key = f"registry:overview:{region.code}:{on.isoformat()}:{sees}:{generation}"
+    data = cache.get(key)
+    if data is None:
+        data = _count_overview(actor, region, on)
+        cache.set(key, {**data, "region": None}, seconds)
+    return {**data, "region": region}
+
+
+def _count_overview(actor: Any, region: RegionNode, on: date) -> dict[str, Any]:
+    """People by registration type, age band (at ``on``) and gender, 60+ and its share (the
+    standard's elderly-services indicator), houses by use, and record counts, through the
+    gate, in five aggregate queries."""
+    computed_at = timezone.now()
     codes = [region.code]
     aggregates: dict[str, Any] = {"total": Count("id")}
     for value in RegistrationType.values:
@@ -1678,6 +1782,7 @@ def community_overview(actor: Any, region: RegionNode, on: date | None = None) -
     return {
         "region": region,
         "on": on,
+        "computed_at": computed_at,
         "people": total,
         "compounds": count(Compound),
         "buildings": count(Building),

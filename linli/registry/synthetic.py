@@ -13,8 +13,9 @@ community's code and its share of the scale, so the same seed and scale give the
 
 This is bulk demo data, not casework: rows are written with ``bulk_create`` in one transaction
 per community and each community gets ONE summarising audit entry ("N synthetic people") rather
-than one per record; no service function runs per row. House use is derived while generating,
-from the same residences that are written, so it agrees with what the services would derive.
+than one per record; no service function runs per row. House use and address codes come from
+the rules the services apply (``rules.py``), over the rows that are written, so they agree with
+what the services would derive.
 
 Idempotent: a community that already holds people or compounds is left alone, so running the
 same command twice adds nothing (and real records are never mixed with synthetic ones).
@@ -25,7 +26,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -39,6 +40,7 @@ from linli.audit import services as audit
 from linli.audit.choices import AuditAction
 from linli.regions.choices import RegionLevel
 from linli.regions.models import RegionNode
+from linli.registry import rules
 from linli.registry.choices import (
     CompoundKind,
     Education,
@@ -67,7 +69,7 @@ from linli.registry.models import (
     Vehicle,
     years_ago,
 )
-from linli.utilities import crypto, synthetic
+from linli.utilities import synthetic
 from linli.utilities.fields import blind_index_for
 
 DEFAULT_SEED: Final = 370124
@@ -175,10 +177,19 @@ def birth_date_for_age(rng: random.Random, age: int, on: date = REFERENCE_DATE) 
     return date.fromordinal(rng.randint(earliest.toordinal(), latest.toordinal()))
 
 
-def address_code(community_code: str, address: str) -> str:
-    """The code services.create_house gives an address (community code + SM3 digest), without
-    its retry suffix: synthetic addresses are unique, so their digests are too."""
-    return community_code + crypto.sm3_hex(address.encode("utf-8"))[:16].upper()
+def derive_uses(
+    houses: Iterable[House], residences: Iterable[Residence], on: date = REFERENCE_DATE
+) -> None:
+    """Set each house's use from the residences generated for it that are current on ``on``,
+    by the rule the services and the importer apply (``rules.house_use``): a use set by hand
+    (shops) stays, a tenant makes a house rented, an owner or family member owner-occupied,
+    nobody vacant. The rows are unsaved, so houses are matched by object, not by id."""
+    relations: dict[int, list[str]] = {}
+    for residence in residences:
+        if residence.moved_in <= on and (residence.moved_out is None or residence.moved_out > on):
+            relations.setdefault(id(residence.house), []).append(residence.relation)
+    for house in houses:
+        house.use = rules.house_use(house.use, house.use_is_explicit, relations.get(id(house), ()))
 
 
 def _decimal(value: float, places: int = 6) -> Decimal:
@@ -606,8 +617,16 @@ class CommunityBuilder:
         self.compound_names: set[str] = set()
         self.property_companies: list[Organisation] = []
         self.property_names: set[str] = set()
+        self.address_codes: set[str] = set()
 
     # -- identities
+
+    def address_code(self, address: str) -> str:
+        """The code ``services.create_house`` would give the address (``rules.address_code``);
+        the set only guards against two addresses of the community sharing a digest."""
+        code = rules.address_code(self.spec.code, address, self.address_codes)
+        self.address_codes.add(code)
+        return code
 
     def credit_code(self, authority: str, category: str) -> str:
         while True:
@@ -771,7 +790,13 @@ class CommunityBuilder:
                     for position in range(1, plan.per_floor + 1):
                         number = f"{floor}{position:02d}"
                         shop = floor < plan.residential_from
-                        address = f"{compound.address}{building.number}{unit.number}{number}室"
+                        address = rules.standard_address(
+                            self.spec.address_prefix,
+                            compound.name,
+                            building.number,
+                            unit.number,
+                            number,
+                        )
                         area = rng.uniform(50, 110) if plan.floors <= 6 else rng.uniform(70, 140)
                         house = House(
                             region_id=building.region_id,
@@ -788,7 +813,7 @@ class CommunityBuilder:
                             has_remote_electricity_meter=rng.random() < c.electricity_meter,
                             has_remote_gas_meter=rng.random() < c.gas_meter * boost,
                             address=address,
-                            address_code=address_code(self.spec.code, address),
+                            address_code=self.address_code(address),
                         )
                         self.load.houses.append(house)
                         (shops if shop else residential).append(house)
@@ -905,7 +930,6 @@ class CommunityBuilder:
                         moved_in=max(moved_in, person.birth_date),
                     )
                 )
-            house.use = HouseUse.RENTED if plan.tenants else HouseUse.OWNER_OCCUPIED
             if plan.tenants:
                 self.rent(house, people, plan, moved_in)
             self.cars(plan, people, house)
@@ -1019,6 +1043,7 @@ class CommunityBuilder:
         # Who lives where is a draw over all the residential houses; the rest stay vacant.
         occupied = self.rng.sample(residential, len(plans))
         self.settle(plans, occupied)
+        derive_uses(self.load.houses, self.load.residences)
         return self.load
 
 
@@ -1228,5 +1253,9 @@ def load_county(
             progress(
                 f"{spec.name} {spec.code}: {target} people ({done_people}/{scale}, {elapsed:.0f} s)"
             )
+    if summary.loaded:
+        from linli.registry.services import register_changed
+
+        register_changed()  # cached overview counts are stale
     summary.seconds = time.perf_counter() - started
     return summary

@@ -42,6 +42,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("houses/<int:pk>/use/", views.house_set_use, name="house_set_use"),
     path("houses/<int:pk>/qr.svg", views.house_qr, name="house_qr"),
     path("address/<slug:code>/", views.house_by_address, name="house_by_address"),
+    path("pick/houses/", views.pick_houses, name="pick_houses"),
+    path("pick/people/", views.pick_people, name="pick_people"),
     path("tags/", views.tags, name="tags"),
     path("tags/<int:pk>/edit/", views.tag_edit, name="tag_edit"),
 ]

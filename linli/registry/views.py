@@ -31,13 +31,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from linli.accounts.forms import region_pick_list
-from linli.audit.models import AuditEntry
 from linli.core.errors import NotFoundError, ServiceError
 from linli.regions.models import RegionNode
 from linli.registry import filters as f
 from linli.registry import forms as rf
 from linli.registry import services
 from linli.registry.choices import HOUSE_USE_COLOURS, HouseUse
+from linli.registry.history import record_history
 from linli.registry.models import (
     Building,
     Compound,
@@ -58,7 +58,6 @@ from linli.utilities.paging import CappedPaginator
 from linli.utilities.qr import qr_svg
 
 PAGE_SIZE = 50
-HISTORY_SIZE = 50
 ID_NUMBER_RE = re.compile(r"^\d{17}[\dXx]$|^\d{15}$")
 MOBILE_RE = re.compile(r"^(\+?86)?1\d{10}$")
 
@@ -225,7 +224,7 @@ def _house_rows(obj: House) -> list[tuple[Any, Any]]:
             gettext_lazy("building"),
             _link(str(obj.building), _detail_url("building", obj.building_id)),
         ),
-        (gettext_lazy("unit"), obj.unit.number),
+        (gettext_lazy("building unit"), obj.unit.number),
         (gettext_lazy("house number"), obj.number),
         (gettext_lazy("floor"), obj.floor),
         (gettext_lazy("area (m²)"), obj.area_m2 if obj.area_m2 is not None else "—"),
@@ -384,7 +383,7 @@ KINDS: dict[str, Kind] = {
             related=("region", "building__compound"),
             prefill=("building",),
             columns=[
-                (gettext_lazy("unit"), lambda o: _link(str(o), _detail_url("unit", o.pk))),
+                (gettext_lazy("building unit"), lambda o: _link(str(o), _detail_url("unit", o.pk))),
                 (gettext_lazy("region"), _region_cell),
             ],
             detail_rows=_unit_rows,
@@ -528,6 +527,12 @@ EXPORT_SLUGS = {
     "house": "houses",
     "vehicle": "vehicles",
     "organisation": "organisations",
+    "compound": "compounds",
+    "building": "buildings",
+    "unit": "units",
+    "household": "households",
+    "residence": "residences",
+    "rental": "rentals",
 }
 
 
@@ -561,27 +566,9 @@ def _render(request: HttpRequest, template: str, context: dict[str, Any]) -> Htt
     return render(request, template, context)
 
 
-def _history(obj: models.Model, personal: bool = False) -> list[dict[str, Any]]:
-    """The record's audit entries, newest first; values of personal fields stay masked."""
-    entries = AuditEntry.objects.for_object(obj).order_by("-seq")[:HISTORY_SIZE]
-    rows = []
-    for entry in entries:
-        changes = []
-        for name, values in sorted((entry.changes or {}).items()):
-            old, new = ([*values, None, None])[:2] if isinstance(values, list) else ("", values)
-            if personal and name == "name":
-                # The name is stored in plain text for search; on screen it is masked.
-                old, new = mask_name(str(old or "")), mask_name(str(new or ""))
-            changes.append((_field_label(obj, name), old, new))
-        rows.append({"entry": entry, "changes": changes})
-    return rows
-
-
-def _field_label(obj: models.Model, name: str) -> str:
-    try:
-        return str(getattr(obj._meta.get_field(name.removesuffix("_id")), "verbose_name", name))
-    except Exception:  # an audit key that is not a model field (e.g. "tag")
-        return name
+def _history(request: HttpRequest, obj: models.Model) -> list[dict[str, Any]]:
+    """The record's audit entries, readable and masked (see ``linli.registry.history``)."""
+    return record_history(request.user, obj)
 
 
 # ---------------------------------------------------------------- generic pages
@@ -651,7 +638,7 @@ def record_detail(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
             "extra_actions": _extra_actions(request, kind, obj),
             "rows": [(label, _cell(value)) for label, value in spec.detail_rows(obj)],
             "actions": _actions(request, spec, obj),
-            "history": _history(obj),
+            "history": _history(request, obj),
         },
     )
 
@@ -1015,7 +1002,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "may_move_in": user.has_perm("registry.add_residence") and person.is_active,
             "may_move_out": user.has_perm("registry.change_residence"),
             "move_out_form": rf.MoveOutForm(initial={"moved_out": today}),
-            "history": _history(person, personal=True),
+            "history": _history(request, person),
         },
     )
 
@@ -1122,6 +1109,56 @@ def residence_move_out(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("registry:person_detail", pk=residence.person_id)
 
 
+# ---------------------------------------------------------------- record pickers
+
+# The name of the form field the matches are for (their radio buttons carry it).
+_PICK_FIELD_RE = re.compile(r"[a-z][a-z_]{0,29}")
+
+
+def _pick(request: HttpRequest, kind: str, default_field: str) -> HttpResponse:
+    """Up to ``PICK_LIMIT`` matches of a picker's search, from the reader's scope, as the radio
+    buttons the picker swaps in under its search box."""
+    picker = rf.PICKERS[kind]
+    _require(request, _perm(picker.model, "view"))
+    field = request.GET.get("field", "")
+    if not _PICK_FIELD_RE.fullmatch(field):
+        field = default_field
+    params = request.POST if request.method == "POST" else request.GET
+    query = (params.get(f"{field}_q") or params.get("q") or "").strip()[:100]
+    rows: list[Any] = []
+    if query:
+        rows = list(picker.search(_visible(request, picker.model), query)[: f.PICK_LIMIT + 1])
+    response = render(
+        request,
+        "registry/_picker_matches.html",
+        {
+            "field": field,
+            "matches": [{"pk": row.pk, "label": picker.label(row)} for row in rows[: f.PICK_LIMIT]],
+            "more": len(rows) > f.PICK_LIMIT,
+            "limit": f.PICK_LIMIT,
+            "searched": bool(query),
+        },
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_GET
+def pick_houses(request: HttpRequest) -> HttpResponse:
+    """Houses by a part of their standard address (or the address code): ``?q=锦源 101``."""
+    return _pick(request, "houses", "house")
+
+
+@login_required
+@require_POST
+@never_cache
+def pick_people(request: HttpRequest) -> HttpResponse:
+    """People by a part of the name, or exactly by ID number or mobile phone. POST only, like
+    the exact search: an ID number must never land in a URL or an access log."""
+    return _pick(request, "people", "person")
+
+
 # ---------------------------------------------------------------- places
 
 
@@ -1191,7 +1228,7 @@ def house_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "may_add_rental": user.has_perm("registry.add_rental") and house.is_active,
             "move_out_form": rf.MoveOutForm(initial={"moved_out": today}),
             "colour": HOUSE_USE_COLOURS.get(HouseUse(house.use)),
-            "history": _history(house),
+            "history": _history(request, house),
         },
     )
 
@@ -1245,7 +1282,7 @@ def compound_detail(request: HttpRequest, pk: int) -> HttpResponse:
             .count(),
             "actions": _actions(request, spec, compound),
             "may_add_building": user.has_perm("registry.add_building") and compound.is_active,
-            "history": _history(compound),
+            "history": _history(request, compound),
         },
     )
 
@@ -1277,7 +1314,7 @@ def building_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "actions": _actions(request, spec, building),
             "may_add_unit": user.has_perm("registry.add_unit") and building.is_active,
             "may_add_house": user.has_perm("registry.add_house") and building.is_active,
-            "history": _history(building),
+            "history": _history(request, building),
         },
     )
 

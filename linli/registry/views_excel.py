@@ -30,9 +30,6 @@ from linli.registry.excel.columns import IMPORT_PERMISSIONS, SHEETS
 from linli.registry.excel.templates import XLSX_CONTENT_TYPE, template_filename, template_workbook
 from linli.registry.models import ImportJob
 
-# Query-string keys of the list pages that an export carries over as filters.
-EXPORT_FILTERS = exporter.EXPORT_FILTERS
-
 
 class ImportForm(forms.Form):
     region: Any = forms.ModelChoiceField(
@@ -208,22 +205,29 @@ def export(request: HttpRequest, kind: str) -> HttpResponseBase:
     if kind not in exporter.EXPORT_KINDS:
         raise Http404
     if not exporter.may_export(request.user, kind):
-        raise PermissionDenied
+        return _refused(request, exporter.refusal(kind))
     source = request.POST if request.method == "POST" else request.GET
-    params = {key: source.get(key, "") for key in EXPORT_FILTERS if source.get(key)}
+    params = exporter.filter_params(kind, source)
     form = ExportForm(request.POST if request.method == "POST" else None)
     can_unmask = exporter.may_unmask(request.user, kind)
-    if request.method == "POST" and form.is_valid():
-        unmasked = bool(form.cleaned_data["unmasked"])
-        if unmasked and not can_unmask:
-            raise PermissionDenied
-        handle, filename, _count = exporter.export_records(
-            request.user, kind, params, unmasked=unmasked
+    try:
+        if request.method == "POST" and form.is_valid():
+            unmasked = bool(form.cleaned_data["unmasked"])
+            if unmasked and not can_unmask:
+                return _refused(request, _("You may not export personal data unmasked."))
+            handle, filename, _count = exporter.export_records(
+                request.user, kind, params, unmasked=unmasked
+            )
+            return FileResponse(
+                handle, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE
+            )
+        count = exporter.export_queryset(request.user, kind, params).count()
+    except ServiceError as error:
+        # Filters that do not parse (a hand-edited URL): say so, export nothing.
+        status = getattr(error, "status_code", 400)
+        return render(
+            request, "core/error.html", {"status": status, "message": str(error)}, status=status
         )
-        return FileResponse(
-            handle, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE
-        )
-    count = exporter.export_queryset(request.user, kind, params).count()
     return render(
         request,
         "registry/export_form.html",
@@ -236,3 +240,8 @@ def export(request: HttpRequest, kind: str) -> HttpResponseBase:
             "can_unmask": can_unmask,
         },
     )
+
+
+def _refused(request: HttpRequest, message: str) -> HttpResponse:
+    """403 with the reason, on the site's error page."""
+    return render(request, "core/error.html", {"status": 403, "message": message}, status=403)

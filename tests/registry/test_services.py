@@ -450,8 +450,53 @@ def test_same_id_number_twice_is_a_duplicate_even_from_another_community(
             name="王建国",
             id_number=register.id_numbers["owner_a"],
         )
+    # The number exists, so it cannot be registered again, but where and whom stays hidden.
+    assert error.value.code == "person.registered_elsewhere"
+    message = str(error.value)
+    assert "您辖区以外登记" in message
+    for secret in ("王建国", tree.community_a.name, tree.community_a.code):
+        assert secret not in message
+    after = counts()
+    assert after[:-1] == before[:-1]
+    assert after[-1] == before[-1] + 1  # the probe's audit entry, nothing else
+    # The refused attempt leaves a trace although its transaction rolled back.
+    probe = AuditEntry.objects.get(action=services.REGISTERED_ELSEWHERE)
+    assert probe.actor == personas.community_worker_b
+    assert probe.object_id == str(register.owner_a.pk)
+    assert probe.region_code == tree.community_a.code
+
+
+def test_update_to_an_id_number_registered_elsewhere_is_refused_and_audited(
+    register: Register, personas: Any
+) -> None:
+    with pytest.raises(ServiceError) as error:
+        services.update_record(
+            personas.community_worker_b,
+            register.person_b,
+            id_number=register.id_numbers["owner_a"],
+        )
+    assert error.value.code == "person.registered_elsewhere"
+    register.person_b.refresh_from_db()
+    assert register.person_b.id_number == register.id_numbers["person_b"]
+    assert AuditEntry.objects.filter(
+        action=services.REGISTERED_ELSEWHERE, actor=personas.community_worker_b
+    ).exists()
+
+
+def test_a_worker_who_can_see_the_other_record_is_told_plainly(
+    register: Register, personas: Any, tree: Any
+) -> None:
+    # A worker of the whole subdistrict sees both communities: nothing to hide from them.
+    worker = make_user("sub_worker", tree.subdistrict_1, "community_worker")
+    with pytest.raises(ServiceError) as error:
+        services.create_person(
+            worker,
+            region=tree.community_b,
+            name="王建国",
+            id_number=register.id_numbers["owner_a"],
+        )
     assert error.value.code == "person.duplicate"
-    assert counts() == before
+    assert not AuditEntry.objects.filter(action=services.REGISTERED_ELSEWHERE).exists()
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,15 @@ from linli.registry.choices import (
     CompoundKind,
     Education,
     Employment,
+    Gender,
     HeadRelation,
     HouseUse,
     ImportKind,
     OrganisationKind,
     PoliticalStatus,
     RegistrationType,
+    RentalChannel,
+    RentalMode,
     ResidenceRelation,
 )
 
@@ -105,6 +108,21 @@ ORGANISATION_KINDS: dict[str, str] = {
     "其他": OrganisationKind.OTHER,
 }
 YES_NO: dict[str, str] = {"是": "1", "否": "0"}
+GENDERS: dict[str, str] = {"男": Gender.MALE, "女": Gender.FEMALE}
+RENTAL_MODES: dict[str, str] = {
+    "整租": RentalMode.WHOLE,
+    "合租": RentalMode.SHARED,
+    "单间出租": RentalMode.ROOM,
+    "单间": RentalMode.ROOM,
+}
+RENTAL_CHANNELS: dict[str, str] = {
+    "房东直租": RentalChannel.SELF,
+    "中介": RentalChannel.AGENCY,
+    "网络平台": RentalChannel.PLATFORM,
+    "单位宿舍": RentalChannel.EMPLOYER,
+    "其他渠道": RentalChannel.OTHER,
+    "其他": RentalChannel.OTHER,
+}
 
 # The 56 nationalities of the national standard (GB/T 3304), plus the two catch-alls it defines.
 ETHNICITIES: frozenset[str] = frozenset(
@@ -224,6 +242,8 @@ class Sheet:
         return next(column for column in self.columns if column.key == key)
 
 
+USE_SET_BY_HAND = "用途为手工设定"
+
 _COMMUNITY = Column(
     "社区代码",
     "community_code",
@@ -289,6 +309,17 @@ PLACES = Sheet(
         Column("远程水表", "has_remote_water_meter", "bool", example="否"),
         Column("远程电表", "has_remote_electricity_meter", "bool", example="是"),
         Column("远程气表", "has_remote_gas_meter", "bool", example="否"),
+        # Last, so sheets written before it existed still line up. An export writes the
+        # effective use in 用途 and 否 here when that use follows the residences.
+        Column(
+            USE_SET_BY_HAND,
+            "use_set_by_hand",
+            "choice",
+            choices=YES_NO,
+            help="填“否”表示用途由居住情况推定，导入时不按“用途”列固定；"
+            "填“是”或留空时，填写的用途即为手工设定",
+            example="",
+        ),
     ),
     examples=(
         (
@@ -309,6 +340,7 @@ PLACES = Sheet(
             "否",
             "是",
             "否",
+            "",
         ),
         (
             "370124001022",
@@ -328,6 +360,7 @@ PLACES = Sheet(
             "否",
             "否",
             "否",
+            "是",
         ),
     ),
     notes=(
@@ -546,3 +579,52 @@ IMPORT_PERMISSIONS: dict[str, str] = {
     ImportKind.VEHICLES: "registry.import_vehicle",
     ImportKind.ORGANISATIONS: "registry.import_organisation",
 }
+
+
+# --- export-only sheets ------------------------------------------------------------------
+# Kinds no import template reads back (a compound, building or unit without houses has no row
+# in the 房屋 sheet; households, residences and rentals are registered through the pages and the
+# people sheet). Their exports are lists for the worker, in the same literal Chinese.
+
+
+@dataclass(frozen=True)
+class ExportSheet:
+    name: str
+    headers: tuple[str, ...]
+
+
+COMPOUND_EXPORT = ExportSheet(
+    "小区",
+    (
+        "社区代码", "所属区域", "小区名称", "小区类型", "物业公司", "地址", "面积",
+        "纬度", "经度", "楼栋数", "房屋数",
+    ),
+)  # fmt: skip
+BUILDING_EXPORT = ExportSheet(
+    "楼栋",
+    (
+        "社区代码", "所属区域", "小区名称", "楼栋号", "地上层数", "地下层数", "是否住宅",
+        "是否有电梯", "单元数", "房屋数", "纬度", "经度",
+    ),
+)  # fmt: skip
+UNIT_EXPORT = ExportSheet(
+    "单元", ("社区代码", "所属区域", "小区名称", "楼栋号", "单元号", "房屋数")
+)
+HOUSEHOLD_EXPORT = ExportSheet(
+    "户",
+    ("社区代码", "所属区域", "户号", "户主姓名", "户主身份证号", "房屋地址", "户内人数"),
+)
+RESIDENCE_EXPORT = ExportSheet(
+    "人房关联",
+    (
+        "姓名", "身份证号", "社区代码", "小区名称", "楼栋号", "单元号", "房号", "房屋地址",
+        "与房屋关系", "与户主关系", "入住日期", "迁出日期", "是否主要住所",
+    ),
+)  # fmt: skip
+RENTAL_EXPORT = ExportSheet(
+    "租赁",
+    (
+        "社区代码", "房屋地址", "租客姓名", "租客身份证号", "租客人数", "出租方式", "出租渠道",
+        "月租金（元）", "起租日期", "到期日期",
+    ),
+)  # fmt: skip

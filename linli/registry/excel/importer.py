@@ -14,19 +14,24 @@ only real changes are written; each row is counted created, updated, unchanged o
 
 from __future__ import annotations
 
+import functools
+import gc
 import logging
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
-from django.db import close_old_connections, transaction
-from django.db.models import F
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db.models import Count, F
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -35,15 +40,15 @@ from linli.audit.services import MASKED, changes_between, record, record_many, s
 from linli.core import jobs
 from linli.core.errors import NotFoundError, PermissionDeniedError, ServiceError
 from linli.regions.models import RegionNode
+from linli.registry import rules
 from linli.registry.choices import (
     HouseUse,
     ImportKind,
     ImportStatus,
     PoliticalStatus,
-    ResidenceRelation,
 )
 from linli.registry.excel.cells import CellError, name_key, number_key, parse_cell, text_of
-from linli.registry.excel.columns import ERROR_HEADER, IMPORT_PERMISSIONS, SHEETS, Sheet
+from linli.registry.excel.columns import ERROR_HEADER, IMPORT_PERMISSIONS, SHEETS, YES_NO, Sheet
 from linli.registry.excel.reading import SheetData, looks_like_excel, open_sheet
 from linli.registry.excel.templates import write_rows
 from linli.registry.models import (
@@ -57,7 +62,12 @@ from linli.registry.models import (
     Unit,
     Vehicle,
 )
-from linli.registry.services import house_address
+from linli.registry.services import (
+    REGISTERED_ELSEWHERE,
+    REGISTERED_ELSEWHERE_NOTE,
+    house_address,
+    register_changed,
+)
 from linli.utilities.bulk import RowWriter
 from linli.utilities.fields import blind_index_for
 from linli.utilities.scope import code_in_scope
@@ -314,6 +324,51 @@ def _run(job: ImportJob) -> None:
     importer = IMPORTERS[job.kind](job)
     rows = list(data.rows)
     importer.prepare(rows)
+    with _bulk_work():
+        rejected, failures = _import_batches(job, importer, rows)
+        # Outside the batches' transactions: what it records stays if a batch rolled back.
+        importer.finish()
+    _finish(job, sheet, rejected, failures)
+
+
+# SQLite, for the job's connection: the blind-index B-trees are written at random places, so
+# a page cache of 2 MB (the default) misses more the larger they grow; and a checkpoint
+# every 1,000 WAL pages (4 MB, about one batch) copies the same index pages again and again.
+_SQLITE_BULK_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 16384}
+
+
+@contextmanager
+def _bulk_work() -> Iterator[None]:
+    """What a job of many batches runs under, restored afterwards.
+
+    The sheet's rows and the lookups live for the whole job: ``gc.freeze`` takes them out of
+    the collector's generations, so that the collections the batches trigger do not walk
+    them again and again (a cost that grows with the size of the sheet).
+    """
+    gc.freeze()
+    saved: dict[str, Any] = {}
+    try:
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                for name, value in _SQLITE_BULK_PRAGMAS.items():
+                    cursor.execute(f"PRAGMA {name}")
+                    saved[name] = cursor.fetchone()[0]
+                    cursor.execute(f"PRAGMA {name} = {int(value)}")
+        yield
+    finally:
+        gc.unfreeze()
+        if saved and connection.connection is not None:
+            # Settings of speed only: a connection that cannot take them back (a transaction
+            # broken by the error on its way out) keeps them until it closes.
+            with suppress(DatabaseError, TransactionManagementError), connection.cursor() as cursor:
+                for name, value in saved.items():
+                    cursor.execute(f"PRAGMA {name} = {int(value)}")
+
+
+def _import_batches(
+    job: ImportJob, importer: Importer, rows: list[tuple[int, list[Any]]]
+) -> tuple[list[Rejected], list[str]]:
+    """Check and store the rows batch by batch, each batch in its own transaction."""
     size = batch_size()
     rejected: list[Rejected] = []
     failures: list[str] = []
@@ -356,7 +411,8 @@ def _run(job: ImportJob) -> None:
                 rejected_count=F("rejected_count") + len(bad),
             )
         rejected.extend(bad)
-    _finish(job, sheet, rejected, failures)
+        importer.after_batch()
+    return rejected, failures
 
 
 def _finish(job: ImportJob, sheet: Sheet, rejected: list[Rejected], failures: list[str]) -> None:
@@ -402,6 +458,8 @@ def _finish(job: ImportJob, sheet: Sheet, rejected: list[Rejected], failures: li
     job.status = ImportStatus.DONE
     job.finished_at = timezone.now()
     job.message = " ".join(parts)
+    if job.created_count or job.updated_count:
+        register_changed()  # cached overview counts are stale
     with transaction.atomic():
         job.save(update_fields=["status", "finished_at", "message", "error_file"])
         record(
@@ -426,6 +484,12 @@ def _row_reasons(item: Rejected) -> str:
 # --- the importers ---------------------------------------------------------------------
 
 
+# Cell kinds whose values are unique to a row (nothing to gain from remembering them), and how
+# many distinct values of any other column are remembered (a column of names fills it up).
+_UNIQUE_KINDS = frozenset({"id_number", "mobile", "credit_code", "plate"})
+_MEMO_SIZE = 4096
+
+
 class Importer:
     """Checks rows (``check``, no writes) and stores a batch of good rows (``store``)."""
 
@@ -445,19 +509,49 @@ class Importer:
             )
         }
 
+    @functools.cached_property
+    def _memos(self) -> list[dict[tuple[type, Any], tuple[bool, Any]] | None]:
+        """Per column, the parsed value (or the reason) of each cell value seen: a sheet
+        repeats the same codes, choices, dates and numbers on most rows, and parsing them once
+        is a good part of checking a row. Identity numbers are unique, so not kept."""
+        return [None if c.kind in _UNIQUE_KINDS else {} for c in self.sheet.columns]
+
     def prepare(self, rows: Sequence[tuple[int, list[Any]]]) -> None:
         """Load what checking needs in a few queries (lookups of existing records)."""
 
     def forget_batch(self) -> None:
         """Drop what a rolled-back batch added to the in-memory lookups."""
 
+    def after_batch(self) -> None:
+        """After each batch has committed or rolled back, outside its transaction."""
+
+    def finish(self) -> None:
+        """After the last batch, outside the batches' transactions."""
+
     def parse(self, row: int, values: list[Any]) -> tuple[dict[str, Any], list[str]]:
         data: dict[str, Any] = {}
         reasons: list[str] = []
-        for column, value in zip(self.sheet.columns, values, strict=True):
+        memos = self._memos
+        for column, value, memo in zip(self.sheet.columns, values, memos, strict=True):
             if (value is None or value == "") and not column.required:
                 # An empty optional cell (half of a typical sheet): what parse_cell gives.
                 data[column.key] = None
+                continue
+            if memo is not None:
+                key = (type(value), value)
+                known = memo.get(key)
+                if known is None:
+                    try:
+                        known = (True, parse_cell(column, value))
+                    except CellError as exc:
+                        known = (False, exc.message)
+                    if len(memo) < _MEMO_SIZE:
+                        memo[key] = known
+                if known[0]:
+                    data[column.key] = known[1]
+                else:
+                    reasons.append(known[1])
+                    data[column.key] = None
                 continue
             try:
                 data[column.key] = parse_cell(column, value)
@@ -501,6 +595,16 @@ class Importer:
             record_many(action, items, actor=self.actor, note=f"import job {self.job.pk}")
 
 
+def registered_elsewhere() -> str:
+    """Why a row with an ID number registered outside the importer's area is rejected: the
+    register keeps one record per ID number county-wide, so the number cannot be registered
+    again; the message tells no more (not where, not whom)."""
+    return _(
+        "this ID number is already in the register outside your area; to move the person "
+        "into your area, ask the county operator (the attempt is recorded)"
+    )
+
+
 def _duplicate(header: str, first_row: int) -> str:
     return _("duplicate of row %(row)s (same %(column)s)") % {"row": first_row, "column": header}
 
@@ -539,11 +643,9 @@ _HOUSE_FIELDS = (
 
 
 def address_codes(addresses: list[tuple[str, str]]) -> list[str]:
-    """Address codes as ``services.create_house`` makes them (community code + SM3 digest of
-    the address), for a batch in one query; a code taken by a retired house gets a suffix."""
-    from linli.utilities.crypto import sm3_hex
-
-    bases = [code[:12] + sm3_hex(text.encode("utf-8"))[:16].upper() for code, text in addresses]
+    """The address codes of new houses (``rules.address_code``, as ``services.create_house``
+    gives them) for a batch in one query; a code taken by a retired house gets a suffix."""
+    bases = [rules.address_code_base(code, text) for code, text in addresses]
     taken = set(House.objects.filter(address_code__in=bases).values_list("address_code", flat=True))
     for base in taken & set(bases):
         # Rare (a retired house at the same address): load the suffixed codes of that base.
@@ -554,10 +656,7 @@ def address_codes(addresses: list[tuple[str, str]]) -> list[str]:
         )
     codes = []
     for base in bases:
-        code, n = base, 1
-        while code in taken:
-            n += 1
-            code = f"{base}-{n}"
+        code = rules.free_address_code(base, taken)
         taken.add(code)
         codes.append(code)
     return codes
@@ -619,6 +718,11 @@ class PlacesImporter(Importer):
         self._added = []
 
     def check_rules(self, row: int, data: dict[str, Any]) -> list[str]:
+        # An export writes the effective use with 用途为手工设定 = 否: reading it back must not
+        # pin a use that follows the residences. (否 never un-pins a use set by hand: that is
+        # done on the house's page.)
+        if data.get("use_set_by_hand") == YES_NO["否"]:
+            data["use"] = None
         key = (
             data["region"].code,
             name_key(data["compound"]),
@@ -802,31 +906,130 @@ _PERSON_AUDIT_FIELDS = [
 _PARTY = {PoliticalStatus.CPC_MEMBER, PoliticalStatus.CPC_PROBATIONARY}
 
 
-def derive_house_uses(house_ids: Iterable[int], on: Any) -> dict[int, str]:
-    """``services.derived_house_use`` for many houses in one query: a tenant makes a house
-    rented, an owner or family member owner-occupied, other residents "other use", nobody
-    vacant."""
-    ids = set(house_ids)
-    relations: dict[int, set[str]] = {pk: set() for pk in ids}
-    current = (
-        Residence.objects.active()
-        .current(on)
-        .filter(house_id__in=ids)
-        .values_list("house_id", "relation")
-    )
-    for house_id, relation in current:
-        relations[house_id].add(relation)
-    uses = {}
-    for pk, found in relations.items():
-        if ResidenceRelation.TENANT in found:
-            uses[pk] = HouseUse.RENTED.value
-        elif found & {ResidenceRelation.OWNER, ResidenceRelation.FAMILY}:
-            uses[pk] = HouseUse.OWNER_OCCUPIED.value
-        elif found:
-            uses[pk] = HouseUse.OTHER.value
-        else:
-            uses[pk] = HouseUse.VACANT.value
-    return uses
+class TableStatistics:
+    """PostgreSQL chooses how to run each batch's lookups (people by a thousand blind indexes,
+    their current residences) from the tables' statistics. A first import into a new register
+    grows the tables far beyond what the statistics say, autovacuum may not catch up within
+    the job, and the planner, still believing the tables tiny, scans them whole for every
+    batch: each batch then costs more than the last. So each time the job has added as many
+    people as the statistics knew of (1,000 at least), the tables are analysed again: a few
+    times for a first import, never for an import into a register of a million."""
+
+    FIRST = 1000
+
+    def __init__(self, models: list[type[Any]]) -> None:
+        self.tables = [model._meta.db_table for model in models]
+        self.enabled = connection.vendor == "postgresql"
+        self.known = 0.0
+        if self.enabled:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [self.tables[0]]
+                )
+                row = cursor.fetchone()
+            self.known = max(0.0, float(row[0])) if row else 0.0
+        self.since = 0  # rows added (committed) since the statistics were taken
+        self.batch = 0
+
+    def added(self, rows: int) -> None:
+        self.batch += rows
+
+    def forget_batch(self) -> None:
+        self.batch = 0
+
+    def after_batch(self) -> None:
+        self.since += self.batch
+        self.batch = 0
+        if not self.enabled or self.since < max(self.known, self.FIRST):
+            return
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {', '.join(quote(table) for table in self.tables)}")
+        self.known += self.since
+        self.since = 0
+
+
+class HouseResidents:
+    """The relations of each touched house's current residences, kept across the batches of a
+    job, so that deriving a house's use after a batch (``rules.house_use``) reads nothing for a
+    house seen before: the file's later rows would otherwise re-read every resident the earlier
+    rows added, and a batch would cost more the further the job got.
+
+    A house is loaded when a batch first touches it, after the batch's writes (the load sees
+    them); the changes a batch makes to houses loaded before are applied in memory. A batch
+    that fails forgets the houses it touched, so they are read again from what was kept.
+    """
+
+    def __init__(self, today: date) -> None:
+        self.today = today
+        self.uses: dict[int, tuple[str, bool]] = {}  # house id → (use, set by hand)
+        self.relations: dict[int, Counter[str]] = {}  # of houses whose use follows residences
+        self.touched: set[int] = set()
+        self.pending: list[tuple[int, str, int]] = []
+
+    def begin_batch(self) -> None:
+        self.touched = set()
+        self.pending = []
+
+    def forget_batch(self) -> None:
+        for pk in self.touched:
+            self.uses.pop(pk, None)
+            self.relations.pop(pk, None)
+        self.begin_batch()
+
+    def is_current(self, moved_in: date, moved_out: date | None = None) -> bool:
+        """As ``Residence.objects.current()`` on the job's day."""
+        return moved_in <= self.today and (moved_out is None or moved_out > self.today)
+
+    def arrive(self, house_id: int, relation: str, moved_in: date) -> None:
+        self.touched.add(house_id)
+        if self.is_current(moved_in):
+            self.pending.append((house_id, relation, 1))
+
+    def leave(self, house_id: int, relation: str, moved_in: date) -> None:
+        """A residence that was open (no move-out date) is closed or changed."""
+        self.touched.add(house_id)
+        if self.is_current(moved_in):
+            self.pending.append((house_id, relation, -1))
+
+    def settle(self) -> list[tuple[int, str, str]]:
+        """(house, old use, new use) of the batch's touched houses whose use changes."""
+        loaded = [pk for pk in self.touched if pk not in self.uses]
+        if loaded:
+            following = []
+            for pk, use, explicit in House.objects.filter(pk__in=loaded).values_list(
+                "id", "use", "use_is_explicit"
+            ):
+                self.uses[pk] = (use, explicit)
+                if not explicit:
+                    following.append(pk)
+                    self.relations[pk] = Counter()
+            counts = (
+                Residence.objects.active()
+                .current(self.today)
+                .filter(house_id__in=following)
+                .order_by()
+                .values("house_id", "relation")
+                .annotate(n=Count("id"))
+                .values_list("house_id", "relation", "n")
+            )
+            for pk, relation, n in counts:
+                self.relations[pk][relation] = n
+        fresh = set(loaded)
+        for pk, relation, step in self.pending:
+            if pk not in fresh and pk in self.relations:
+                self.relations[pk][relation] += step
+        changes = []
+        for pk in self.touched:
+            use, explicit = self.uses[pk]
+            found = self.relations.get(pk)
+            relations = [r for r, n in found.items() if n > 0] if found is not None else []
+            new = rules.house_use(use, explicit, relations)
+            if new != use:
+                changes.append((pk, use, new))
+                self.uses[pk] = (new, explicit)
+        self.pending = []
+        return changes
 
 
 def _created_person(person: Person) -> dict[str, Any]:
@@ -889,6 +1092,11 @@ class PeopleImporter(Importer):
             )
             self.houses[key] = (pk, region_id)
         self.seen: dict[str, int] = {}
+        self.residents = HouseResidents(self.today)
+        self.statistics = TableStatistics([Person, Residence])
+        # Rows whose ID number is registered outside the importer's area (one audit entry).
+        self.elsewhere_rows: list[int] = []
+        self.elsewhere_people: dict[int, Person] = {}
         self.id_index = self.sheet.column("id_number")
         self.address_columns = [
             self.sheet.column(key) for key in ("compound", "building", "unit", "house")
@@ -944,8 +1152,17 @@ class PeopleImporter(Importer):
                 )
         return reasons
 
+    def forget_batch(self) -> None:
+        self.residents.forget_batch()
+        self.statistics.forget_batch()
+
+    def after_batch(self) -> None:
+        self.statistics.after_batch()
+
     def store(self, rows: list[Good]) -> Outcome:
         outcome = Outcome()
+        residents = self.residents
+        residents.begin_batch()
         indexes = [item.data["id_index"] for item in rows]
         existing = {
             p.id_number_index: p
@@ -968,7 +1185,6 @@ class PeopleImporter(Importer):
         edited: list[tuple[Residence, dict[str, Any]]] = []
         residence_fields: set[str] = set()
         pending_residences: list[tuple[Good, Person | None]] = []
-        touched_houses: set[int] = set()
         for item in rows:
             d = item.data
             info = d["id_number"]
@@ -1004,25 +1220,19 @@ class PeopleImporter(Importer):
                 new_rows.append(item)
                 if house:
                     pending_residences.append((item, None))
-                    touched_houses.add(house[0])
+                    residents.arrive(house[0], d["relation"], d["moved_in"])
+                continue
+            if not code_in_scope(person.region.code, self.scope):
+                # One record per ID number county-wide, so the row cannot succeed; it says no
+                # more than that (not where, not whom, not even whether retired) and the
+                # attempt is audited once per job (``finish``).
+                outcome.rejected.append(Rejected(item.row, item.values, [registered_elsewhere()]))
+                self.elsewhere_rows.append(item.row)
+                self.elsewhere_people[person.pk] = person
                 continue
             if person.retired_at is not None:
                 outcome.rejected.append(
                     Rejected(item.row, item.values, [_("this person is retired in the register")])
-                )
-                continue
-            if not code_in_scope(person.region.code, self.scope):
-                outcome.rejected.append(
-                    Rejected(
-                        item.row,
-                        item.values,
-                        [
-                            _(
-                                "this ID number is registered outside your area; "
-                                "ask the county to move the person"
-                            )
-                        ],
-                    )
                 )
                 continue
             before = snapshot(person, _PERSON_AUDIT_FIELDS)
@@ -1045,6 +1255,8 @@ class PeopleImporter(Importer):
                     if residence.moved_in != d["moved_in"]:
                         res_changes["moved_in"] = d["moved_in"]
                     if res_changes:
+                        residents.leave(house[0], residence.relation, residence.moved_in)
+                        residents.arrive(house[0], d["relation"], d["moved_in"])
                         res_before = snapshot(residence, ["relation", "moved_in"])
                         for name, value in res_changes.items():
                             setattr(residence, name, value)
@@ -1057,7 +1269,6 @@ class PeopleImporter(Importer):
                                 ),
                             )
                         )
-                        touched_houses.add(house[0])
                         moved = True
                 elif residence is not None:
                     if d["moved_in"] < residence.moved_in:
@@ -1075,14 +1286,15 @@ class PeopleImporter(Importer):
                             )
                         )
                         continue
+                    residents.leave(residence.house_id, residence.relation, residence.moved_in)
+                    residents.arrive(house[0], d["relation"], d["moved_in"])
                     residence.moved_out = d["moved_in"]
                     closed.append((residence, {"moved_out": [None, str(d["moved_in"])]}))
-                    touched_houses.update({residence.house_id, house[0]})
                     pending_residences.append((item, person))
                     moved = True
                 else:
+                    residents.arrive(house[0], d["relation"], d["moved_in"])
                     pending_residences.append((item, person))
-                    touched_houses.add(house[0])
                     moved = True
             elif residence is None and person.region_id != d["region"].pk:
                 region_id = d["region"].pk
@@ -1148,8 +1360,9 @@ class PeopleImporter(Importer):
                 )
             )
         _RESIDENCES.insert(residences)
-        house_changes = self._rederive_uses(touched_houses)
+        house_changes = self._follow_residences()
         outcome.created = len(new_people)
+        self.statistics.added(len(new_people))
         self.audit(AuditAction.CREATE, [(p, _created_person(p)) for p in new_people])
         self.audit(AuditAction.UPDATE, changed_people)
         self.audit(
@@ -1171,16 +1384,15 @@ class PeopleImporter(Importer):
         self.audit(AuditAction.UPDATE, house_changes)
         return outcome
 
-    def _rederive_uses(self, house_ids: set[int]) -> list[tuple[House, dict[str, Any]]]:
-        if not house_ids:
+    def _follow_residences(self) -> list[tuple[House, dict[str, Any]]]:
+        """The use of each house the batch touched, as its residences now say, unless set by
+        hand (``rules.house_use``); written with one UPDATE per use (at most five)."""
+        uses = self.residents.settle()
+        if not uses:
             return []
-        # Only the current use is read; the houses' address and region (what the audit entry
-        # names) are already in memory from ``prepare``. A house outside it (an existing
-        # resident's old home elsewhere) is loaded.
-        current_uses = dict(
-            House.objects.filter(pk__in=house_ids, use_is_explicit=False).values_list("id", "use")
-        )
-        missing = [pk for pk in current_uses if pk not in self.house_objects]
+        # The audit entries name each house and its region, in memory from ``prepare``; a house
+        # outside it (an existing resident's old home elsewhere) is loaded.
+        missing = [pk for pk, _old, _new in uses if pk not in self.house_objects]
         if missing:
             self.house_objects.update(
                 (house.pk, house)
@@ -1188,19 +1400,30 @@ class PeopleImporter(Importer):
                 .select_related("region")
                 .only("id", "address", "region__code")
             )
-        uses = derive_house_uses(current_uses, self.today)
         changed: list[tuple[House, dict[str, Any]]] = []
         by_use: dict[str, list[int]] = {}
-        for pk, old in current_uses.items():
-            use = uses[pk]
-            if old != use:
-                changed.append((self.house_objects[pk], {"use": [old, use]}))
-                by_use.setdefault(use, []).append(pk)
-        # One UPDATE per use (at most five) instead of a CASE over every house.
+        for pk, old, use in uses:
+            changed.append((self.house_objects[pk], {"use": [old, use]}))
+            by_use.setdefault(use, []).append(pk)
         now = timezone.now()
         for use, ids in by_use.items():
             House.objects.filter(pk__in=ids).update(use=use, updated_at=now)
         return changed
+
+    def finish(self) -> None:
+        if not self.elsewhere_rows:
+            return
+        rows = sorted(set(self.elsewhere_rows))
+        # One entry on each existing record that a row tried to register again, in that
+        # record's region, so its community and the auditors see the attempt; the note says
+        # which job and rows, never the names or ID numbers the rows held.
+        record_many(
+            REGISTERED_ELSEWHERE,
+            [(person, None) for person in self.elsewhere_people.values()],
+            actor=self.actor,
+            note=f"{REGISTERED_ELSEWHERE_NOTE}: {len(rows)} rows of import job {self.job.pk}; "
+            f"rows {', '.join(str(row) for row in rows)}",
+        )
 
 
 # --- vehicles ----------------------------------------------------------------------------
@@ -1218,6 +1441,32 @@ class VehiclesImporter(Importer):
             ).select_related("region")
         }
         self.seen: dict[str, int] = {}
+        self.owners = self._owners(rows)
+
+    def _owners(self, rows: Sequence[tuple[int, list[Any]]]) -> dict[str, int]:
+        """The people (in the importer's area, not retired) the sheet names as owners, by
+        ID-number blind index: one query per batch of rows rather than one per row."""
+        column = self.sheet.column("owner_id_number")
+        position = self.sheet.columns.index(column)
+        indexes = []
+        for _row, values in rows:
+            value = values[position]
+            if value is None or value == "":
+                continue
+            try:
+                number = parse_cell(column, value).number
+            except CellError:
+                continue  # rejected with its reason when the row is checked
+            indexes.append(blind_index_for(Person, "id_number_index", number))
+        owners: dict[str, int] = {}
+        size = batch_size()
+        for start in range(0, len(indexes), size):
+            owners.update(
+                Person.objects.within(self.scope)
+                .filter(id_number_index__in=indexes[start : start + size], retired_at__isnull=True)
+                .values_list("id_number_index", "pk")
+            )
+        return owners
 
     def check_rules(self, row: int, data: dict[str, Any]) -> list[str]:
         first = self.seen.get(data["plate"])
@@ -1231,21 +1480,13 @@ class VehiclesImporter(Importer):
             if compound is None:
                 reasons.append(_("no compound of that name in this community"))
             data["compound_obj"] = compound
-        data["owner"] = None
+        data["owner_id"] = None
         if data.get("owner_id_number"):
-            owner = (
-                Person.objects.within(self.scope)
-                .filter(
-                    id_number_index=blind_index_for(
-                        Person, "id_number_index", data["owner_id_number"].number
-                    ),
-                    retired_at__isnull=True,
-                )
-                .first()
-            )
-            if owner is None:
+            index = blind_index_for(Person, "id_number_index", data["owner_id_number"].number)
+            owner_id = self.owners.get(index)
+            if owner_id is None:
                 reasons.append(_("the owner is not in the register; import the person first"))
-            data["owner"] = owner
+            data["owner_id"] = owner_id
         return reasons
 
     def store(self, rows: list[Good]) -> Outcome:
@@ -1264,12 +1505,14 @@ class VehiclesImporter(Importer):
             values = {
                 "region_id": region.pk,
                 "compound_id": d["compound_obj"].pk if d["compound_obj"] else None,
-                "owner_id": d["owner"].pk if d["owner"] else None,
+                "owner_id": d["owner_id"],
                 "description": d.get("description") or "",
             }
             vehicle = existing.get(d["plate"])
             if vehicle is None:
-                new.append(Vehicle(plate=d["plate"], **values))
+                vehicle = Vehicle(plate=d["plate"], **values)
+                vehicle.region = region  # the audit entry names it: no query per vehicle
+                new.append(vehicle)
                 continue
             if not code_in_scope(vehicle.region.code, self.scope):
                 outcome.rejected.append(
