@@ -651,6 +651,6 @@ class TagEditForm(forms.Form):
 class ExactSearchForm(forms.Form):
     value = forms.CharField(
         label=_("ID number or mobile phone"),
-        max_length=20,
+        max_length=32,  # room for spaces and dashes between the digit groups
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}),
     )

@@ -158,6 +158,18 @@ def test_exact_search_by_id_number_finds_the_person_by_post(
     assert "no-store" in response["Cache-Control"]
 
 
+def test_exact_search_accepts_an_id_number_typed_in_groups(
+    login: Any, personas: Any, register: Any
+) -> None:
+    number = register.id_numbers["tenant_a"]
+    spaced = f"{number[:6]} {number[6:10]} {number[10:14]} {number[14:]}"  # 21 characters
+    response = login(personas.community_worker_a).post(
+        reverse("registry:person_search"), {"value": spaced}
+    )
+    assert response.status_code == 200
+    assert [row["person"].pk for row in response.context["rows"]] == [register.tenant_a.pk]
+
+
 def test_exact_search_by_mobile_finds_the_person(login: Any, personas: Any, register: Any) -> None:
     response = login(personas.community_worker_a).post(
         reverse("registry:person_search"), {"value": register.phones["unhoused_a"]}
