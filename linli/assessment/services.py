@@ -27,6 +27,7 @@ from linli.assessment.figures import (
     BadFigures,
     Figure,
     FiguresDocument,
+    FigureSet,
     assemble,
     parse_date,
     platform_figures,
@@ -340,8 +341,25 @@ def evaluate_community(
     tier_key = resolve_tier(standard, tier)
     community = _usable_community(region)
     on = on or timezone.localdate()
+    figures = _community_figures(
+        standard, community, on, given=given, allow_override=allow_override, fresh_audit=fresh_audit
+    )
+    return _evaluate_registered(standard, figures, tier_key, community, on)
+
+
+def _community_figures(
+    standard: Standard,
+    community: RegionNode,
+    on: date,
+    *,
+    given: dict[str, Figure] | None = None,
+    allow_override: bool = False,
+    fresh_audit: bool = False,
+) -> FigureSet:
+    """The figures of a registered community on ``on``: the platform's, the stored manual
+    ones and any ``given`` for this evaluation."""
     platform, unavailable = platform_figures(standard, community.code, on, fresh_audit=fresh_audit)
-    figures = assemble(
+    return assemble(
         standard,
         platform=platform,
         unavailable=unavailable,
@@ -349,6 +367,11 @@ def evaluate_community(
         given=given,
         allow_override=allow_override,
     )
+
+
+def _evaluate_registered(
+    standard: Standard, figures: FigureSet, tier_key: str, community: RegionNode, on: date
+) -> AssessmentResult:
     return evaluate(
         standard,
         figures,
@@ -407,8 +430,11 @@ def _store(
 ) -> Assessment:
     standard = standard or load_standard()
     on = on or timezone.localdate()
+    community = _usable_community(community)
+    # The figures (platform counts, live security checks) once; every tier reads the same.
+    figures = _community_figures(standard, community, on)
     results = {
-        tier.key: evaluate_community(community, tier=tier.key, on=on, standard=standard)
+        tier.key: _evaluate_registered(standard, figures, tier.key, community, on)
         for tier in standard.tiers
     }
     top = results[standard.tiers[-1].key]

@@ -623,11 +623,6 @@ def create_unit(actor: Any, *, building: Building, number: str) -> Unit:
     return unit
 
 
-def _numbered(number: str, suffix: str) -> str:
-    """1 → 1号楼; 1号楼 stays 1号楼: workers write numbers both ways."""
-    return f"{number}{suffix}" if number.isdigit() else number
-
-
 def _community_path(region: RegionNode, cache: dict[int, str] | None = None) -> str:
     """Province to community names, the first part of a standard address; grids are left out
     because the standard address names the community, and grids are redrawn."""
@@ -645,15 +640,13 @@ def _community_path(region: RegionNode, cache: dict[int, str] | None = None) -> 
 def house_address(unit: Unit, number: str, cache: dict[int, str] | None = None) -> str:
     """The standard address: region path + compound + building + unit + number + 室."""
     building = unit.building
-    return "".join(
-        [
-            _community_path(unit.region, cache),
-            building.compound.name,
-            _numbered(building.number, "号楼"),
-            _numbered(unit.number, "单元"),
-            number if number.endswith("室") else f"{number}室",
-        ]
-    )[:200]
+    return rules.standard_address(
+        _community_path(unit.region, cache),
+        building.compound.name,
+        building.number,
+        unit.number,
+        number,
+    )
 
 
 def _address_code(region: RegionNode, address: str) -> str:
