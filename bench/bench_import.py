@@ -294,7 +294,25 @@ def registered_in(numbers: list[str]) -> set[str]:
 # ---------------------------------------------------------------- the timed import (child)
 
 
-def run_import(path: Path, existing: str | None) -> dict[str, object]:
+def backend_cpu_seconds() -> tuple[int, float] | None:
+    """PostgreSQL on this machine: (pid, CPU seconds so far) of this connection's backend
+    process, read from /proc; None for SQLite or a server elsewhere."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        # Fields after the command name: state is field 3, utime 14 and stime 15.
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return int(pid), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_import(path: Path, existing: str | None, profile: str | None = None) -> dict[str, object]:
     """In a child process: the import alone, into a fresh or the existing register."""
     import django
 
@@ -318,13 +336,29 @@ def run_import(path: Path, existing: str | None) -> dict[str, object]:
     people_before = Person.objects.count()
     in_community = Person.objects.filter(region__code__startswith=community.code).count()
     upload = SimpleUploadedFile(path.name, path.read_bytes())
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+    backend_start = backend_cpu_seconds()
     start = time.perf_counter()
     cpu_start = time.process_time()
+    if profiler is not None:
+        profiler.enable()
     job = start_import(worker, kind="people", region=community, upload=upload)
     accepted = time.perf_counter() - start
     run_import_job(job.pk)  # a no-op when the job already ran on commit
+    if profiler is not None:
+        profiler.disable()
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
+    backend_end = backend_cpu_seconds()
+    backend_cpu = None
+    if backend_start and backend_end and backend_start[0] == backend_end[0]:
+        backend_cpu = backend_end[1] - backend_start[1]
+    if profiler is not None and profile:
+        profiler.dump_stats(profile)
     job = ImportJob.objects.get(pk=job.pk)
     return {
         "vendor": connection.vendor,
@@ -336,6 +370,7 @@ def run_import(path: Path, existing: str | None) -> dict[str, object]:
         "people_after": Person.objects.count(),
         "seconds": elapsed,
         "cpu_seconds": cpu,
+        "backend_cpu_seconds": backend_cpu,
         "upload_check_seconds": accepted,
         "created": job.created_count,
         "updated": job.updated_count,
@@ -346,10 +381,14 @@ def run_import(path: Path, existing: str | None) -> dict[str, object]:
     }
 
 
-def _child(path: Path, env: dict[str, str], existing: str | None) -> dict[str, object]:
+def _child(
+    path: Path, env: dict[str, str], existing: str | None, profile: str | None = None
+) -> dict[str, object]:
     command = [sys.executable, __file__, "--child", str(path)]
     if existing is not None:
         command += ["--child-existing", existing]
+    if profile:
+        command += ["--child-profile", profile]
     result = subprocess.run(  # noqa: S603 - this very script, with our own arguments
         command, env=env, capture_output=True, text=True, check=False
     )
@@ -398,14 +437,27 @@ def main() -> None:
     parser.add_argument(
         "--community", help="with --existing: the 12-digit code of the community to import into"
     )
+    parser.add_argument(
+        "--sheet",
+        help="fresh databases: the sheet to import, written there when it does not exist yet "
+        "and reused as it is when it does (so runs of two versions import the same file)",
+    )
+    parser.add_argument(
+        "--profile",
+        help="write a cProfile of the timed import to this file (with a .sqlite or .postgresql "
+        "suffix per database); the profiler slows the import, so its times are not the results",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-existing", help=argparse.SUPPRESS)
+    parser.add_argument("--child-profile", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "linli.settings")
     if args.child:
-        print(json.dumps(run_import(Path(args.child), args.child_existing)))
+        print(json.dumps(run_import(Path(args.child), args.child_existing, args.child_profile)))
         return
+    if args.sheet and args.existing:
+        parser.error("--sheet is for fresh databases (--existing draws ID numbers it lacks)")
 
     import django
 
@@ -414,7 +466,8 @@ def main() -> None:
         os.environ.setdefault("LINLI_DATA_DIR", tempfile.mkdtemp(prefix="linli-bench-"))
     django.setup()
     workdir = Path(tempfile.mkdtemp(prefix="linli-bench-import-"))
-    path = workdir / "people.xlsx"
+    path = Path(args.sheet) if args.sheet else workdir / "people.xlsx"
+    reused = bool(args.sheet) and path.exists()
     started = time.perf_counter()
     existing: str | None = None
     if args.existing:
@@ -441,12 +494,10 @@ def main() -> None:
         )
         connection.close()
         print(f"ID numbers drawn again because the register holds them: {collisions:,}")
-    else:
+    elif not reused:
         write_sheet(path, args.rows)
-    print(
-        f"sheet: {args.rows:,} rows, {path.stat().st_size / 1e6:.1f} MB, "
-        f"written in {time.perf_counter() - started:.1f} s ({path})"
-    )
+    written = "reused" if reused else f"written in {time.perf_counter() - started:.1f} s"
+    print(f"sheet: {args.rows:,} rows, {path.stat().st_size / 1e6:.1f} MB, {written} ({path})")
     calamine_s, calamine_rows = time_calamine(path)
     openpyxl_s, openpyxl_rows = time_openpyxl(path)
     assert calamine_rows == openpyxl_rows == args.rows, (calamine_rows, openpyxl_rows)
@@ -475,8 +526,14 @@ def main() -> None:
         for label, env in targets:
             # LINLI_TESTING runs the queued job inline when start_import commits, so the time
             # measured is the import alone, not a thread racing the measurement.
+            profile = None
+            if args.profile:
+                profile = f"{args.profile}.{'sqlite' if label == 'SQLite' else 'postgresql'}"
             result = _child(
-                path, {**env, "LINLI_LOG_LEVEL": "WARNING", "LINLI_TESTING": "1"}, existing
+                path,
+                {**env, "LINLI_LOG_LEVEL": "WARNING", "LINLI_TESTING": "1"},
+                existing,
+                profile,
             )
             if label == "existing":
                 label = "PostgreSQL" if result["vendor"] == "postgresql" else "SQLite"
@@ -499,6 +556,13 @@ def main() -> None:
                 f"({args.rows / cpu:,.0f} rows per CPU second; wall time above includes "
                 "waiting for the database and for a busy machine)"
             )
+            backend = result.get("backend_cpu_seconds")
+            if backend is not None:
+                print(
+                    f"    CPU time of the PostgreSQL backend serving the import: "
+                    f"{float(backend):.2f} s (the server's background writers not counted)"  # type: ignore[arg-type]
+                )
+            print(f"    load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
             print(
                 f"    ratio to (a) calamine: {seconds / calamine_s:6.1f}×   "
                 f"ratio to (b) openpyxl: {seconds / openpyxl_s:6.1f}×   "

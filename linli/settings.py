@@ -108,6 +108,8 @@ INSTALLED_APPS = [
     "linli.audit",
     "linli.registry",
     "linli.assessment",
+    "linli.notifications",
+    "linli.events",
 ]
 
 MIDDLEWARE = [
@@ -245,6 +247,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "EventStatusEnum": "linli.events.choices.EventStatus",
+        "EventSourceEnum": "linli.events.choices.EventSource",
+        "DepartmentKindEnum": "linli.events.choices.DepartmentKind",
+        "CategoryKindEnum": "linli.events.choices.CategoryKind",
+    },
 }
 
 # Jobs: Celery with Redis in production; in the embedded mode tasks run in-process and the
@@ -278,3 +286,29 @@ LINLI_SITE_NAME = _("Linli smart community platform")
 # Seconds a county's or subdistrict's overview counts stay cached (0: always counted live).
 # Changes through the services invalidate them at once; bulk imports when they finish.
 LINLI_OVERVIEW_CACHE_SECONDS = env_int("LINLI_OVERVIEW_CACHE_SECONDS", 300, minimum=0)
+
+# The event hub (一切皆事件): returns allowed before the level above rules, hours an overdue step
+# waits before it is escalated, the radius in which reports are offered as duplicates, and the
+# largest attachment.
+LINLI_EVENT_RETURN_LIMIT = env_int("LINLI_EVENT_RETURN_LIMIT", 2, minimum=1)
+LINLI_EVENT_ESCALATION_GRACE_HOURS = env_int("LINLI_EVENT_ESCALATION_GRACE_HOURS", 4, minimum=0)
+LINLI_EVENT_DUPLICATE_RADIUS_M = env_int("LINLI_EVENT_DUPLICATE_RADIUS_M", 100, minimum=1)
+LINLI_EVENT_UPLOAD_MAX_MB = env_int("LINLI_EVENT_UPLOAD_MAX_MB", 10, minimum=1)
+# The 12345 platform's callback for status updates of its tickets (empty: nothing is sent; the
+# platform reads its tickets back), the key of their HMAC-SHA256 signature, and the attempts.
+LINLI_HOTLINE_CALLBACK_URL = env_str("LINLI_HOTLINE_CALLBACK_URL", "")
+LINLI_HOTLINE_CALLBACK_SECRET = env_str("LINLI_HOTLINE_CALLBACK_SECRET", "")
+LINLI_HOTLINE_CALLBACK_ATTEMPTS = env_int("LINLI_HOTLINE_CALLBACK_ATTEMPTS", 8, minimum=1)
+# Outside notification channels (dotted paths of provider classes); the default ones only log.
+LINLI_NOTIFY_PROVIDERS = env_list(
+    "LINLI_NOTIFY_PROVIDERS",
+    [
+        "linli.notifications.channels.LoggingSmsProvider",
+        "linli.notifications.channels.LoggingWeChatProvider",
+    ],
+)
+# Map tiles for the event pages' maps: a URL template such as the county's own tile server
+# (https://tiles.example.gov.cn/{z}/{x}/{y}.png) and its attribution. Nothing is fetched from the
+# internet by default; without tiles the maps show the marker on a plain grid.
+LINLI_MAP_TILE_URL = env_str("LINLI_MAP_TILE_URL", "")
+LINLI_MAP_TILE_ATTRIBUTION = env_str("LINLI_MAP_TILE_ATTRIBUTION", "")

@@ -16,6 +16,11 @@ urlpatterns = [
     path("audit/", include("linli.audit.urls")),
     path("registry/", include("linli.registry.urls")),
     path("assessment/", include("linli.assessment.urls")),
+    path("events/stats/", include("linli.events.urls_stats")),
+    path("events/", include("linli.events.urls")),
+    path("m/", include("linli.events.urls_mobile")),
+    path("open311/v2/", include("linli.events.urls_open311")),
+    path("notifications/", include("linli.notifications.urls")),
     path("api/", include((api_patterns, "api"), namespace="api")),
     path("health/", core_views.health, name="health"),
 ]

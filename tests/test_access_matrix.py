@@ -31,6 +31,8 @@ from django.urls import reverse
 from linli.accounts.models import Role, RoleAssignment, User
 from linli.assessment.models import Assessment, ManualFigure, Publication
 from linli.assessment.publication import TEXT_FIELDS as PUBLICATION_TEXT_FIELDS
+from linli.events import services as event_services
+from linli.events.models import Department, DispatchRule, Event, EventCategory
 from linli.regions.models import RegionNode
 from linli.registry.models import (
     Building,
@@ -633,6 +635,143 @@ PUBLICATIONS = AccessCase(
     note="issuing (assessment.issue_publication) is tested in tests/assessment",
 )
 
+
+# ------------------------------------------------------------------ the event hub
+
+
+def _event_category() -> EventCategory:
+    category, _created = EventCategory.objects.get_or_create(
+        code="matrix-event", defaults={"name": "矩阵事件类别"}
+    )
+    return category
+
+
+def _event(places: Places, where: RegionNode) -> Event:
+    # Events lie in a community or grid: a persona placed higher (no scope) gets one below.
+    if where.level not in event_services.EVENT_LEVELS:
+        where = RegionNode.objects.filter(code__startswith=where.code, level="grid").order_by(
+            "code"
+        )[0]
+    # Reported by the system, so no persona reaches it as its reporter.
+    return event_services.report(
+        None,
+        category=_event_category(),
+        place=event_services.Place(region=where, address=f"矩阵事件地点{where.code}"),
+        description="矩阵事件描述",
+        source="patrol",
+        title=f"矩阵事件{next(_serial)}",
+    )
+
+
+def _event_create(places: Places, where: RegionNode) -> dict[str, Any]:
+    return {
+        "category": _event_category().code,
+        "region": where.code,
+        "address": "矩阵新事件地点",
+        "description": "矩阵新事件描述",
+    }
+
+
+EVENTS = AccessCase(
+    model=Event,
+    api_basename="events-event",
+    make=_event,
+    scope_of=lambda obj: obj.region_code,
+    api_create=_event_create,
+    page_detail=lambda obj: reverse("events:detail", args=[obj.pk]),
+    marker=lambda obj: obj.number,
+    note=(
+        "events change only through lifecycle steps (tests/events/test_api.py, test_lifecycle.py), "
+        "never update or retire. Not here: the list page (a department member without "
+        "events.view_event gets it, showing its department's events only), the staff report "
+        "page (staff only: residents report on the phone pages), and the statistics export "
+        "(a POST of a filter form, tested in tests/events/test_stats.py)."
+    ),
+)
+
+
+def _department(places: Places, where: RegionNode, name: str = "") -> Department:
+    return Department.objects.create(region=where, name=name or f"矩阵部门{next(_serial)}")
+
+
+DEPARTMENT_REFUSED = {"api": (404,), "page": (400, 404)}
+NEW_DEPARTMENT = "矩阵改派部门"
+
+DEPARTMENTS = AccessCase(
+    model=Department,
+    api_basename="events-department",
+    make=_department,
+    scope_of=_region_of,
+    api_create=lambda places, where: {"region": where.code, "name": "矩阵新部门"},
+    api_update=lambda obj: {"name": NEW_NAME},
+    api_retire=_api_retire("events-department"),
+    page_list=lambda obj: reverse("events:departments"),
+    page_detail=lambda obj: reverse("events:department_detail", args=[obj.pk]),
+    page_create=lambda places, where: Call(
+        "post",
+        reverse("events:department_create"),
+        {"region": where.code, "name": "矩阵新部门", "kind": "functional", "phone": ""},
+    ),
+    page_update=lambda obj: Call(
+        "post",
+        reverse("events:department_detail", args=[obj.pk]),
+        {"name": NEW_NAME, "kind": obj.kind, "phone": ""},
+    ),
+    page_retire=lambda obj: Call("post", reverse("events:department_retire", args=[obj.pk])),
+    updated=lambda obj: obj.name == NEW_NAME,
+    marker=lambda obj: obj.name,
+    refused_create_statuses=DEPARTMENT_REFUSED,
+)
+
+
+def _dispatch_rule(places: Places, where: RegionNode) -> DispatchRule:
+    serial = next(_serial)
+    category = EventCategory.objects.create(code=f"matrix-rule-{serial}", name=f"矩阵类别{serial}")
+    return DispatchRule.objects.create(
+        region=where, category=category, department=_department(places, where)
+    )
+
+
+def _rule_create(places: Places, where: RegionNode) -> dict[str, Any]:
+    return {
+        "region": where.code,
+        "category": _event_category().code,
+        "department": _department(places, where).pk,
+    }
+
+
+def _rule_update(obj: Any) -> dict[str, Any]:
+    # The rule's events go to a new department serving the same place.
+    return {"department": _department(None, obj.region, NEW_DEPARTMENT).pk}  # type: ignore[arg-type]
+
+
+DISPATCH_RULES = AccessCase(
+    model=DispatchRule,
+    api_basename="events-dispatchrule",
+    make=_dispatch_rule,
+    scope_of=_region_of,
+    api_create=_rule_create,
+    api_update=_rule_update,
+    api_retire=_api_retire("events-dispatchrule"),
+    page_list=lambda obj: reverse("events:rules"),
+    page_create=lambda places, where: Call(
+        "post",
+        reverse("events:rule_create"),
+        {**_rule_create(places, where), "category": _event_category().pk},
+    ),
+    page_update=lambda obj: Call(
+        "post",
+        reverse("events:rule_edit", args=[obj.pk]),
+        {"region": obj.region.code, "category": obj.category_id, **_rule_update(obj)},
+    ),
+    page_retire=lambda obj: Call("post", reverse("events:rule_delete", args=[obj.pk])),
+    updated=lambda obj: obj.department.name == NEW_DEPARTMENT,
+    retired=lambda model, pk: not model._default_manager.filter(pk=pk).exists(),
+    marker=lambda obj: obj.category.name,
+    refused_create_statuses=DEPARTMENT_REFUSED,
+    note="a rule has no page of its own: it is read in the list and edited on its form",
+)
+
 CASES: list[AccessCase] = [
     REGIONS,
     USERS,
@@ -641,6 +780,9 @@ CASES: list[AccessCase] = [
     MANUAL_FIGURES,
     ASSESSMENTS,
     PUBLICATIONS,
+    EVENTS,
+    DEPARTMENTS,
+    DISPATCH_RULES,
 ]
 
 

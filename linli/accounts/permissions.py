@@ -115,6 +115,52 @@ _ASSESSMENT_ORGANISE = {
 }
 
 
+# The event hub (一切皆事件): reporting, the dispatcher's steps, the department's steps, the
+# supervisor's steps and follow-up calls are separate, so each role holds exactly its part.
+PERMISSIONS.update(
+    {
+        "events.view_event": _("View events in the area"),
+        "events.add_event": _("Report events"),
+        "events.accept_event": _("Accept, reject and merge events"),
+        "events.dispatch_event": _("Dispatch and transfer events"),
+        "events.handle_event": _("Sign for and handle events of own department"),
+        "events.review_event": _("Review and close events"),
+        "events.supervise_event": _("Urge, escalate and rule on events"),
+        "events.followup_event": _("Record follow-up calls"),
+        "events.export_event": _("Export events and statistics"),
+        "events.change_eventcategory": _("Configure event categories and holidays"),
+        "events.view_department": _("View departments"),
+        "events.add_department": _("Create departments"),
+        "events.change_department": _("Edit departments and their members"),
+        "events.retire_department": _("Retire departments"),
+        "events.view_dispatchrule": _("View dispatch rules"),
+        "events.add_dispatchrule": _("Create dispatch rules"),
+        "events.change_dispatchrule": _("Edit dispatch rules"),
+        "events.retire_dispatchrule": _("Remove dispatch rules"),
+    }
+)
+_EVENTS_DISPATCH = {
+    "events.view_event",
+    "events.add_event",
+    "events.accept_event",
+    "events.dispatch_event",
+    "events.review_event",
+    "events.followup_event",
+    "events.view_department",
+    "events.view_dispatchrule",
+}
+_EVENTS_SUPERVISE = _EVENTS_DISPATCH | {
+    "events.supervise_event",
+    "events.export_event",
+    "events.add_department",
+    "events.change_department",
+    "events.retire_department",
+    "events.add_dispatchrule",
+    "events.change_dispatchrule",
+    "events.retire_dispatchrule",
+}
+
+
 def registry_permissions(actions: set[str], models: set[str] | None = None) -> set[str]:
     return {
         f"registry.{action}_{model}"
@@ -168,7 +214,9 @@ BUILTIN_ROLES: dict[str, dict[str, object]] = {
         | registry_permissions({"view", "export"})
         | _ASSESSMENT_EVIDENCE
         | _ASSESSMENT_ORGANISE
-        | {"assessment.override_manualfigure"},
+        | {"assessment.override_manualfigure"}
+        | _EVENTS_SUPERVISE
+        | {"events.change_eventcategory"},
     },
     BuiltinRole.SUBDISTRICT_MANAGER: {
         "kind": RoleKind.STAFF,
@@ -176,7 +224,8 @@ BUILTIN_ROLES: dict[str, dict[str, object]] = {
         | {"accounts.view_user"}
         | registry_permissions({"view", "export"})
         | _ASSESSMENT_READ
-        | _ASSESSMENT_ORGANISE,
+        | _ASSESSMENT_ORGANISE
+        | _EVENTS_SUPERVISE,
     },
     BuiltinRole.COMMUNITY_WORKER: {
         "kind": RoleKind.STAFF,
@@ -184,24 +233,35 @@ BUILTIN_ROLES: dict[str, dict[str, object]] = {
         "permissions": _REGION_READ
         | {"regions.add_regionnode", "regions.change_regionnode", "regions.export_regionnode"}
         | _REGISTRY_KEEP
-        | _ASSESSMENT_EVIDENCE,
+        | _ASSESSMENT_EVIDENCE
+        # The community committee handles what it can itself, as a department.
+        | _EVENTS_DISPATCH
+        | {"events.handle_event"},
     },
     BuiltinRole.GRID_WORKER: {
         "kind": RoleKind.STAFF,
         "permissions": {"regions.view_regionnode", "registry.tag_person"}
         | registry_permissions({"view"})
-        | registry_permissions({"add", "change"}, {"person", "residence", "house", "household"}),
+        | registry_permissions({"add", "change"}, {"person", "residence", "house", "household"})
+        | {"events.view_event", "events.add_event"},
     },
     BuiltinRole.PROPERTY_STAFF: {
         "kind": RoleKind.STAFF,
-        "permissions": {"regions.view_regionnode"} | registry_permissions({"view"}, _PLACES),
+        "permissions": {"regions.view_regionnode", "events.add_event", "events.handle_event"}
+        | registry_permissions({"view"}, _PLACES),
     },
     BuiltinRole.DEPARTMENT_HANDLER: {
         "kind": RoleKind.STAFF,
-        "permissions": {"regions.view_regionnode"},
+        # Sees the events dispatched to its department (wherever they lie), nothing else.
+        "permissions": {"regions.view_regionnode", "events.handle_event"},
     },
-    BuiltinRole.RESIDENT: {"kind": RoleKind.RESIDENT, "permissions": set()},
-    BuiltinRole.INTEGRATION: {"kind": RoleKind.DEVICE, "permissions": {"regions.view_regionnode"}},
+    # Residents report and follow their own reports (the gate shows them nothing else).
+    BuiltinRole.RESIDENT: {"kind": RoleKind.RESIDENT, "permissions": {"events.add_event"}},
+    # The 12345 platform and Open311 clients push reports and read back their own.
+    BuiltinRole.INTEGRATION: {
+        "kind": RoleKind.DEVICE,
+        "permissions": {"regions.view_regionnode", "events.add_event"},
+    },
     BuiltinRole.SYSTEM_ADMIN: {
         "kind": RoleKind.SYSTEM_ADMIN,
         "permissions": ADMIN_ONLY[RoleKind.SYSTEM_ADMIN]

@@ -5,10 +5,11 @@ across assessment dates, the Excel export, and the run that assesses every commu
 Everything here reads stored ``Assessment`` rows, never a live re-evaluation, and never their
 ``result`` JSON (a stored result is some 140 kB; the tables need four columns of it).
 
-The run ("assess all communities in scope now") takes about 0.13 s per community on SQLite with
-the demo register — some 45 s for the 337 communities of Pingyin, 75 s in the embedded server
-with the pauses that keep its pages responsive — so it runs in the background: a Celery worker
-in production, a thread of the embedded server, inline under tests. Its
+The run ("assess all communities in scope now") evaluates each community outside any
+transaction and writes its result in a short one (``services.store_assessment``), so on SQLite
+the pages' own writes slip in between; the encryption scan of the live security checks runs once
+per run (``security.one_scan_per_run``), not once per community. It runs in the background (a
+Celery worker in production, a thread of the embedded server, inline under tests). Its
 progress lives in the shared cache (Redis in production) under a random run id; the run claims
 itself with an atomic ``cache.add`` and skips the communities it has stored already, so a
 retried message neither runs twice at once nor stores a community twice.
@@ -19,7 +20,6 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -33,7 +33,7 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from linli.assessment import services
+from linli.assessment import security, services
 from linli.assessment.choices import TIER_KEYS
 from linli.assessment.models import Assessment
 from linli.assessment.standard import load_standard
@@ -65,7 +65,6 @@ RUN_ID_RE = re.compile(r"[0-9a-f]{32}")
 # progress the run no longer blocks a new one over the same scope.
 CLAIM_SECONDS = 300
 STALE_SECONDS = 600
-SQLITE_PAUSE = 0.05  # seconds between communities (see assess_communities)
 
 
 def _require(actor: Any, perm: str) -> None:
@@ -463,23 +462,18 @@ def assess_communities(run_id: str) -> None:
                     region__code__in=state["codes"], on=on, computed_at__gte=started
                 ).values_list("region__code", flat=True)
             )
-            for code in state["codes"]:
-                if code not in done_already:
-                    try:
-                        services.store_assessment(actor, code, on=on)
-                        state["stored"] += 1
-                    except PermissionDeniedError:
-                        raise
-                    except ServiceError as exc:
-                        state["failed"].append([code, str(exc.message)])
-                state["done"] += 1
-                _save(run_id, state)
-                if connection.vendor == "sqlite" and not settings.TESTING:
-                    # store_assessment holds SQLite's one write lock while it evaluates; a
-                    # pause lets the pages' own writes (sessions, audit) in between, or they
-                    # would wait up to ten seconds behind a county's run (measured: with
-                    # 50 ms, the progress page's polls keep their one-second rhythm).
-                    time.sleep(SQLITE_PAUSE)
+            with security.one_scan_per_run():
+                for code in state["codes"]:
+                    if code not in done_already:
+                        try:
+                            services.store_assessment(actor, code, on=on)
+                            state["stored"] += 1
+                        except PermissionDeniedError:
+                            raise
+                        except ServiceError as exc:
+                            state["failed"].append([code, str(exc.message)])
+                    state["done"] += 1
+                    _save(run_id, state)
             state["status"] = "done"
         except PermissionDeniedError as exc:
             state["status"] = "failed"

@@ -39,6 +39,8 @@ class CheckResult:
     verdict: Verdict
     reason: str
     statement: str = ""
+    # What the figure rests on, written once in the completion text however many checks use it.
+    evidence: str = ""
     needed: str = ""
     gap_kind: str = ""  # shortfall | evidence | absent
     shortfall: Fraction | None = None
@@ -76,11 +78,12 @@ class IndicatorResult:
             Verdict.EVIDENCE_MISSING: _("Evidence to be supplied."),
             Verdict.NOT_APPLICABLE: _("Not applicable."),
         }[self.verdict]
-        sentences = []
+        sentences: list[str] = []
         for check in self.checks:
-            text = check.statement.strip().rstrip("。；;")
-            if text and text not in sentences:
-                sentences.append(text)
+            for part in (check.statement, check.evidence):
+                text = part.strip().rstrip("。；;")
+                if text and text not in sentences:
+                    sentences.append(text)
         return prefix + ("；".join(sentences) + "。" if sentences else "")
 
     def as_dict(self, figures: FigureSet) -> dict[str, Any]:
@@ -387,7 +390,7 @@ class _Evaluator:
         quantity = self.standard.quantity(cmp.subject)
         figure = self.figures.get(cmp.subject)
         if figure is None:
-            return self.missing(check, cmp.subject)
+            return self.from_lower_bound(check, cmp) or self.missing(check, cmp.subject)
         value = figure.value
         assert isinstance(value, Fraction)
         met = cmp.holds(value)
@@ -401,17 +404,52 @@ class _Evaluator:
         shown = value_text(quantity, value, cmp.value, cmp.op)
         symbol = SYMBOL[cmp.op] if met else NEGATION[cmp.op]
         reason = f"{quantity.label} {shown}{parts} {symbol} {threshold_text(quantity, cmp.value)}"
+        if figure.implied_from:
+            reason += _(" (settled by %(figure)s)") % {"figure": figure.implied_from}
         result = CheckResult(
             check,
             Verdict.MET if met else Verdict.NOT_MET,
             reason,
             statement=self.statement(quantity, figure, cmp),
+            evidence=figure.evidence,
         )
         if not met:
             result.gap_kind = "shortfall"
             result.shortfall = _relative_shortfall(value, cmp)
             result.needed = self.needed(quantity, figure, cmp)
         return result
+
+    def from_lower_bound(self, check: Check, cmp: Comparison) -> CheckResult | None:
+        """A figure nobody reported that is met all the same, because a figure it can never fall
+        below (``at_least``) already meets the threshold — e.g. 在省级层面推广的创新应用场景 1 项
+        for "不少于1项创新应用场景". Undecided otherwise (evidence missing, never a pass)."""
+        if cmp.op not in (">=", ">"):
+            return None
+        found = self.figures.lower_bound(cmp.subject)
+        if found is None or not cmp.holds(found[0]):
+            return None
+        low, bound_name, denominator = found
+        quantity = self.standard.quantity(cmp.subject)
+        bound = self.standard.quantity(bound_name)
+        bound_figure = self.figures.get(bound_name)
+        assert bound_figure is not None and isinstance(bound_figure.value, Fraction)
+        bound_text = f"{bound.label} {value_text(bound, bound_figure.value)}"
+        if denominator is not None:
+            assert isinstance(quantity, Formula)
+            whole = self.standard.quantity(quantity.denominator)
+            bound_text += f"/{whole.label} {value_text(whole, denominator)}"
+        reason = _(
+            "%(label)s not reported, but at least %(value)s (%(bound)s) %(symbol)s %(threshold)s"
+        ) % {
+            "label": quantity.label,
+            "value": value_text(quantity, low, cmp.value, cmp.op),
+            "bound": bound_text,
+            "symbol": SYMBOL[cmp.op],
+            "threshold": threshold_text(quantity, cmp.value),
+        }
+        return CheckResult(
+            check, Verdict.MET, reason, statement=reason, evidence=bound_figure.evidence
+        )
 
     def statement(self, quantity: Any, figure: Figure, cmp: Comparison) -> str:
         shown = value_text(quantity, figure.value, cmp.value, cmp.op)  # type: ignore[arg-type]
@@ -434,8 +472,6 @@ class _Evaluator:
             }
         else:
             text = _("%(label)s %(value)s") % {"label": quantity.label, "value": shown}
-        if figure.evidence:
-            text += "；" + figure.evidence.strip().rstrip("。；;")
         return text
 
     def needed(self, quantity: Any, figure: Figure, cmp: Comparison) -> str:
@@ -499,18 +535,22 @@ class _Evaluator:
                 needed=_("Provide evidence for %(label)s") % {"label": quantity.label},
                 gap_kind="evidence",
             )
-        return CheckResult(
-            check,
-            Verdict.MET,
-            _("%(label)s: in place, with evidence") % {"label": quantity.label},
-            statement=figure.evidence,
-        )
+        reason = _("%(label)s: in place, with evidence") % {"label": quantity.label}
+        if figure.implied_from:
+            reason += _(" (settled by %(figure)s)") % {"figure": figure.implied_from}
+        return CheckResult(check, Verdict.MET, reason, statement=figure.evidence)
 
     def any_of(self, check: Check) -> CheckResult:
         options = [self.check(option) for option in check.options]
         met = [option for option in options if option.verdict == Verdict.MET]
         if met:
-            result = CheckResult(check, Verdict.MET, met[0].reason, statement=met[0].statement)
+            result = CheckResult(
+                check,
+                Verdict.MET,
+                met[0].reason,
+                statement=met[0].statement,
+                evidence=met[0].evidence,
+            )
         else:
             verdict = (
                 Verdict.EVIDENCE_MISSING

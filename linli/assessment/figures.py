@@ -110,6 +110,9 @@ class Figure:
     upper: Fraction | None = None
     notes: list[str] = field(default_factory=list)
     manual_figure_id: int | None = None
+    # Settled by a stronger figure nobody had to repeat (the standard's ``implied_by``): the
+    # label of that figure, shown in the reason.
+    implied_from: str = ""
     # Being given right now (a figures file, a figure being entered): a contradiction involving
     # it is refused; one among stored or platform figures only is reported as a warning.
     is_input: bool = False
@@ -137,6 +140,10 @@ class Figure:
             "computation": self.computation.as_dict() if self.computation else None,
             "upper": _json_number(self.upper),
             "notes": self.notes,
+            # The stored ManualFigure behind a manual or override figure (None otherwise):
+            # the API and the pages link the figure to its record and its evidence.
+            "manual_figure_id": self.manual_figure_id,
+            "implied_from": self.implied_from or None,
         }
 
 
@@ -176,13 +183,31 @@ class FigureSet:
         figure = self.get(name)
         if figure is not None and isinstance(figure.value, Fraction):
             return figure.value, figure.upper if figure.upper is not None else figure.value
+        low = self.lower_bound(name)
+        return (low[0] if low else None), None
+
+    def lower_bound(self, name: str) -> tuple[Fraction, str, Fraction | None] | None:
+        """What a figure nobody reported is known to be at least, from the figures it can never
+        fall below (``at_least``): (value, the bound's metric, for a rate its denominator).
+        A rate is at least its numerator's bound over its denominator."""
         quantity = self.standard.quantity(name)
+        if isinstance(quantity, Formula):
+            found = self.lower_bound(quantity.numerator)
+            denominator = self.get(quantity.denominator)
+            if found is None or denominator is None or not denominator.value:
+                return None
+            assert isinstance(denominator.value, Fraction)
+            rate = min(Fraction(100), found[0] * 100 / denominator.value)
+            return rate, found[1], denominator.value
         lows = [
-            bound.value
+            (bound.value, other)
             for other in getattr(quantity, "at_least", ())
             if (bound := self.get(other)) is not None and isinstance(bound.value, Fraction)
         ]
-        return (max(lows) if lows else None), None
+        if not lows:
+            return None
+        value, other = max(lows)
+        return value, other, None
 
 
 # ------------------------------------------------------------------ reading a figures document
@@ -239,6 +264,13 @@ def read_figures_document(standard: Standard, data: Any) -> FiguresDocument:
         problems.append(_("“figures” must map metric names to values."))
     else:
         figures = read_figures(standard, raw, FigureSource.FILE, problems)
+        if problems:
+            # The file's own contradictions too (a covered area above the total area…), so
+            # every problem is listed at once and not one round after another.
+            try:
+                assemble(standard, given=figures)
+            except BadFigures as exc:
+                problems.extend(p for p in exc.problems if p not in problems)
     if problems:
         raise BadFigures(problems)
     return FiguresDocument(
@@ -671,6 +703,22 @@ def assemble(
             )
             if current is not None and current.known:
                 if not quantity.overridable:
+                    if figure.source == FigureSource.FILE:
+                        # A transcribed publication states its security controls; the live
+                        # check decides, and the claim is shown as not used.
+                        warnings.append(
+                            _(
+                                "%(label)s (%(name)s) is checked live by the platform "
+                                "(%(value)s); the figures file's %(claimed)s is not used."
+                            )
+                            % {
+                                "label": quantity.label,
+                                "name": name,
+                                "value": value_text(quantity, current.value),  # type: ignore[arg-type]
+                                "claimed": value_text(quantity, figure.value),  # type: ignore[arg-type]
+                            }
+                        )
+                        continue
                     problems.append(
                         _(
                             "%(label)s (%(name)s) is checked live by the platform and cannot be "
@@ -717,6 +765,7 @@ def assemble(
         warnings=warnings,
     )
     _compute_rates(figure_set, problems)
+    _apply_implications(figure_set, problems)
     _check_bounds(figure_set, problems)
     if problems:
         raise BadFigures(problems)
@@ -794,7 +843,104 @@ def _compute_rates(figure_set: FigureSet, problems: list[str]) -> None:
             ),
             upper=upper,
             notes=notes,
+            is_input=numerator.is_input or denominator.is_input,
         )
+
+
+def _apply_implications(figure_set: FigureSet, problems: list[str]) -> None:
+    """Figures settled by a stronger one (``implied_by`` in the standard): 12层及以上住宅 all
+    monitored settles 19层及以上; 网上选民登记、网络投票 settles 网上选民登记. Only a figure nobody
+    reported is filled in, with the stronger figure's source and evidence; a reported figure that
+    says less than the stronger one implies is a contradiction (refused when either is being
+    given now, a warning otherwise). Repeated until nothing changes, so chains settle
+    (7 floors → 12 → 19)."""
+    standard = figure_set.standard
+    quantities: list[Quantity] = [*standard.metrics.values(), *standard.formulas.values()]
+    implied = [q for q in quantities if q.implied_by]
+    reported = {q.name for q in implied if figure_set.get(q.name) is not None}
+    settled: set[str] = set()
+    for _round in range(len(implied) + 1):
+        changed = False
+        for quantity in implied:
+            if quantity.name in settled:
+                continue
+            for implication in quantity.implied_by:
+                source = figure_set.get(implication.subject)
+                if source is None or not implication.holds(source.value):
+                    continue
+                subject = standard.quantity(implication.subject)
+                value: Value = True if implication.gives is None else implication.gives
+                if quantity.name in reported:
+                    _contradiction(figure_set, quantity, subject, source, value, problems)
+                    settled.add(quantity.name)
+                    break
+                # "由“采用网上选民登记、网络投票等方式开展民主选举”推出", "由…覆盖率 100%推出"
+                shown = (
+                    f"“{subject.label}”"
+                    if isinstance(source.value, bool)
+                    else f"{subject.label} {value_text(subject, source.value)}"  # type: ignore[arg-type]
+                )
+                # A rate's evidence is its counted part's (the sites counted, their report).
+                origin = source
+                if not source.evidence and isinstance(subject, Formula):
+                    origin = figure_set.get(subject.numerator) or source
+                figure_set.figures[quantity.name] = Figure(
+                    metric=quantity.name,
+                    value=value,
+                    source=source.source,
+                    evidence=origin.evidence,
+                    attachment=origin.attachment,
+                    entered_by=origin.entered_by,
+                    entered_at=origin.entered_at,
+                    computation=Computation(
+                        description=_("Settled by %(figure)s: %(reading)s")
+                        % {"figure": shown, "reading": implication.reading}
+                    ),
+                    notes=[_("Not reported itself; settled by %(figure)s.") % {"figure": shown}],
+                    manual_figure_id=origin.manual_figure_id,
+                    implied_from=shown,
+                    is_input=source.is_input,
+                )
+                figure_set.unavailable.pop(quantity.name, None)
+                settled.add(quantity.name)
+                changed = True
+                break
+        if not changed:
+            return
+
+
+def _contradiction(
+    figure_set: FigureSet,
+    quantity: Quantity,
+    subject: Quantity,
+    source: Figure,
+    implied: Value,
+    problems: list[str],
+) -> None:
+    figure = figure_set.figures[quantity.name]
+    value = figure.value
+    says_less = (
+        value is False
+        if isinstance(implied, bool)
+        else isinstance(value, Fraction) and value < implied
+    )
+    if not says_less:
+        return
+    stronger = (
+        f"“{subject.label}”"
+        if isinstance(source.value, bool)
+        else f"{subject.label} {value_text(subject, source.value)}"  # type: ignore[arg-type]
+    )
+    message = _("%(label)s is reported as %(value)s, but %(figure)s means %(implied)s.") % {
+        "label": quantity.label,
+        "value": value_text(quantity, value),  # type: ignore[arg-type]
+        "figure": stronger,
+        "implied": value_text(quantity, implied),
+    }
+    if figure.is_input or source.is_input:
+        problems.append(message)
+    else:
+        figure_set.warnings.append(message)
 
 
 def _check_bounds(figure_set: FigureSet, problems: list[str]) -> None:

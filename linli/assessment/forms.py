@@ -99,8 +99,9 @@ class ManualFigureForm(forms.Form):
         required=False,
         max_length=64,
         help_text=_(
-            "Percentages as 57.6 or 57.6%; counts as whole numbers; yes/no as 是 or 否; areas "
-            "in square kilometres (or with a unit, such as 210000平方米)."
+            "Percentages as 57.6 or 57.6% (a ratio such as 0.576 is refused); counts as whole "
+            "numbers; yes/no as 是 or 否; areas in square kilometres (or with a unit, such as "
+            "210000平方米)."
         ),
     )
     evidence = forms.CharField(

@@ -122,6 +122,7 @@ def render_text(result: AssessmentResult) -> str:
 def template_metrics(standard: Standard, tier_key: str) -> list[tuple[str, list[str]]]:
     """(indicator heading, metric names first used there) in the tier's order."""
     tier = standard.tier(tier_key)
+    own = set(standard.tier_metrics(tier))
     seen: set[str] = set()
     sections = []
     for indicator in tier.indicators:
@@ -131,7 +132,9 @@ def template_metrics(standard: Standard, tier_key: str) -> list[tuple[str, list[
             parts = (
                 [quantity.denominator, quantity.numerator] if isinstance(quantity, Formula) else []
             )
-            bounds = list(getattr(quantity, "at_least", ()))
+            # A bound comes first (households before the population it bounds), but only one
+            # the tier reads itself: 基础型 does not ask for province-wide scenarios.
+            bounds = [b for b in getattr(quantity, "at_least", ()) if b in own]
             for part in [*bounds, *parts, name]:
                 if part not in seen:
                     seen.add(part)

@@ -13,10 +13,15 @@ growth 26, benchmark 29) — never asserted by anyone, and never overridden by a
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.apps import apps
 from django.db import connection
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from linli.assessment.choices import FigureSource
@@ -24,6 +29,31 @@ from linli.assessment.figures import Computation, Figure
 from linli.utilities.fields import EncryptedCharField
 
 CIPHERTEXT_PREFIX = "sm4gcm$"
+# Inside ``one_scan_per_run`` the encryption scan's outcome is reused for this long at most.
+SCAN_REUSE_SECONDS = 300
+# The scan of the current run: (monotonic time, local time text, outcome); None outside a run.
+_run_scan: ContextVar[dict[str, tuple[float, str, tuple[bool, str]]] | None] = ContextVar(
+    "assessment_run_scan", default=None
+)
+
+
+@contextmanager
+def one_scan_per_run() -> Iterator[None]:
+    """Within this block (a run over many communities: "assess every community", one command
+    invocation) the encryption check scans the database once and every community's evaluation
+    reuses the outcome, for at most ``SCAN_REUSE_SECONDS`` (then it scans again). The check is a
+    fact about the whole platform, and at county scale each scan reads every encrypted column of
+    a million people, which a run would otherwise repeat for each of hundreds of communities.
+    Outside such a block — one community's page, API call or ``linli assess`` — every
+    evaluation scans afresh. Nested blocks share the outer block's scan."""
+    if _run_scan.get() is not None:
+        yield
+        return
+    token = _run_scan.set({})
+    try:
+        yield
+    finally:
+        _run_scan.reset(token)
 
 
 def _figure(source: str, ok: bool | None, description: str, evidence: str) -> Figure:
@@ -185,11 +215,26 @@ def check_audit(*, fresh: bool) -> tuple[bool | None, str]:
     ) % {"entries": entries, "checkpoints": checkpoints, "checked": checked}
 
 
+def encryption_for_this_evaluation() -> tuple[bool, str]:
+    """``check_encryption()``, or inside ``one_scan_per_run`` the run's scan while it is recent
+    (the description then says when it was made)."""
+    scans = _run_scan.get()
+    if scans is None:
+        return check_encryption()
+    now = time.monotonic()
+    found = scans.get("encryption")
+    if found is None or now - found[0] >= SCAN_REUSE_SECONDS:
+        found = (now, timezone.localtime().strftime("%H:%M:%S"), check_encryption())
+        scans["encryption"] = found
+    ok, description = found[2]
+    return ok, description + _(" (scanned once for this run, at %(time)s)") % {"time": found[1]}
+
+
 def security_figures(*, fresh_audit: bool = False) -> tuple[dict[str, Figure], dict[str, str]]:
     figures: dict[str, Figure] = {}
     unavailable: dict[str, str] = {}
     checks: list[tuple[str, Any]] = [
-        ("security.personal_data_encrypted", check_encryption),
+        ("security.personal_data_encrypted", encryption_for_this_evaluation),
         ("security.administrators_separated", check_separation),
         ("security.audit_trail_tamper_evident", lambda: check_audit(fresh=fresh_audit)),
     ]

@@ -408,7 +408,6 @@ def evaluate_figures(
 # ------------------------------------------------------------------ stored assessments
 
 
-@transaction.atomic
 def store_assessment(
     actor: Any,
     region: Any,
@@ -419,7 +418,12 @@ def store_assessment(
     """Evaluate a community in the actor's scope against every tier and keep the result: the
     county view, its trends and the publications read stored assessments, so a verdict keeps
     the figures it rested on. ``result`` maps each tier's key to ``AssessmentResult.as_dict()``
-    for that tier."""
+    for that tier.
+
+    The evaluation only reads, so it runs before the transaction: on SQLite a transaction holds
+    the one write lock from its first statement (IMMEDIATE), and an evaluation (register counts,
+    the encryption scan) would keep every other writer waiting. Only the insert and its audit
+    entry run in the transaction."""
     _require(actor, "assessment.add_assessment")
     community = _community(actor, region)
     return _store(community, on=on, standard=standard, actor=actor)
@@ -439,22 +443,30 @@ def _store(
     }
     top = results[standard.tiers[-1].key]
     reached, target = top.reached, top.next_tier
-    assessment = Assessment.objects.create(
-        region=community,
-        on=on,
-        standard=standard.id,
-        tier_reached=reached.key if reached else "",
-        next_tier=target.key if target else "",
-        gap_count=len(top.gap()),
-        result={key: result.as_dict() for key, result in results.items()},
-        computed_by=actor if getattr(actor, "is_authenticated", False) else None,
-    )
-    audit.record(
-        AuditAction.CREATE,
-        assessment,
-        actor=actor,
-        changes={"tier_reached": [None, assessment.tier_reached], "on": [None, on.isoformat()]},
-    )
+    result = {key: result.as_dict() for key, result in results.items()}
+    with transaction.atomic():
+        # Retired while it was being evaluated: nothing is stored for it.
+        if not RegionNode.objects.filter(pk=community.pk, retired_at__isnull=True).exists():
+            raise ServiceError("region.retired", _("The region has been retired."))
+        assessment = Assessment.objects.create(
+            region=community,
+            on=on,
+            standard=standard.id,
+            tier_reached=reached.key if reached else "",
+            next_tier=target.key if target else "",
+            gap_count=len(top.gap()),
+            result=result,
+            computed_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit.record(
+            AuditAction.CREATE,
+            assessment,
+            actor=actor,
+            changes={
+                "tier_reached": [None, assessment.tier_reached],
+                "on": [None, on.isoformat()],
+            },
+        )
     return assessment
 
 

@@ -10,7 +10,7 @@ the comparison declared — and names every problem with its place in the file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
@@ -44,6 +44,26 @@ class StandardFileError(ValueError):
 
 
 @dataclass(frozen=True)
+class Implication:
+    """A stronger figure that settles a weaker one nobody reported: a yes/no item in place with
+    its evidence (``op`` empty), or a comparison that holds (``subject op value``). The implied
+    figure takes ``gives`` (yes for a yes/no item); ``reading`` says why, in the standard's words.
+    E.g. 12层及以上住宅 all monitored (100 %) settles 19层及以上住宅 all monitored."""
+
+    subject: str
+    reading: str
+    op: str = ""
+    value: Fraction | None = None
+    gives: Fraction | None = None
+
+    def holds(self, value: Any) -> bool:
+        if not self.op:
+            return value is True
+        assert self.value is not None
+        return Comparison(self.subject, self.op, self.value, "").holds(value)
+
+
+@dataclass(frozen=True)
 class Metric:
     name: str
     label: str
@@ -55,6 +75,7 @@ class Metric:
     at_most: tuple[str, ...] = ()
     future_source: str | None = None
     overridable: bool = True
+    implied_by: tuple[Implication, ...] = ()
 
     is_formula = False
 
@@ -68,6 +89,7 @@ class Formula:
     numerator: str
     denominator: str
     meaning: str
+    implied_by: tuple[Implication, ...] = ()
 
     is_formula = True
     unit = Unit.PERCENT.value
@@ -181,7 +203,9 @@ class Standard:
         return next((t for t in self.tiers if t.rank == rank + 1), None)
 
     def tier_metrics(self, tier: Tier) -> list[str]:
-        """Every metric a tier reads, formulas expanded into their parts, in indicator order."""
+        """Every metric a tier reads, formulas expanded into their parts, in indicator order.
+        A bound the tier does not read itself (在省级层面推广的场景 for 基础型's 创新应用场景)
+        is left out: the template asks for the tier's own figures."""
         seen: dict[str, None] = {}
         for indicator in tier.indicators:
             for name in indicator.subjects():
@@ -190,8 +214,6 @@ class Standard:
                     seen.setdefault(quantity.denominator)
                     seen.setdefault(quantity.numerator)
                 seen.setdefault(name)
-                for bound in getattr(quantity, "at_least", ()):
-                    seen.setdefault(bound)
         return list(seen)
 
 
@@ -258,6 +280,7 @@ class _Parser:
         self.metrics: dict[str, Metric] = {}
         self.formulas: dict[str, Formula] = {}
         self.used: set[str] = set()
+        self.implications: dict[str, Any] = {}
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
@@ -314,6 +337,7 @@ class _Parser:
             )
         self.parse_metrics(top.get("metrics"))
         self.parse_formulas(top.get("formulas"))
+        self.parse_implications()
         tiers = self.parse_tiers(top.get("tiers"))
         for name in sorted(set(self.metrics) | set(self.formulas)):
             if name not in self.used:
@@ -342,7 +366,15 @@ class _Parser:
                 spec,
                 where,
                 {"label", "unit", "meaning"},
-                {"counter", "platform", "at_least", "at_most", "future_source", "overridable"},
+                {
+                    "counter",
+                    "platform",
+                    "at_least",
+                    "at_most",
+                    "future_source",
+                    "overridable",
+                    "implied_by",
+                },
             )
             if spec is None:
                 continue
@@ -372,6 +404,7 @@ class _Parser:
                 future_source=spec.get("future_source"),
                 overridable=bool(overridable),
             )
+            self.implications[name] = spec.get("implied_by")
         for metric in self.metrics.values():
             for bound in (*metric.at_least, *metric.at_most):
                 if bound not in self.metrics:
@@ -391,7 +424,9 @@ class _Parser:
                 continue
             if name in self.metrics:
                 self.problem(where, "a metric has the same name")
-            spec = self.mapping(spec, where, {"label", "numerator", "denominator", "meaning"})
+            spec = self.mapping(
+                spec, where, {"label", "numerator", "denominator", "meaning"}, {"implied_by"}
+            )
             if spec is None:
                 continue
             for part in ("numerator", "denominator"):
@@ -415,6 +450,73 @@ class _Parser:
                 denominator=str(denominator),
                 meaning=self.text(spec.get("meaning"), f"{where}.meaning"),
             )
+            self.implications[name] = spec.get("implied_by")
+
+    def parse_implications(self) -> None:
+        """``implied_by`` of metrics and formulas, once every quantity is defined."""
+        for name, raw in self.implications.items():
+            if raw is None:
+                continue
+            where = f"{'formulas' if name in self.formulas else 'metrics'}.{name}.implied_by"
+            quantity: Quantity = self.metrics.get(name) or self.formulas[name]
+            if not isinstance(raw, list) or not raw:
+                self.problem(where, "expected a non-empty list")
+                continue
+            found = []
+            for index, spec in enumerate(raw):
+                implication = self.parse_implication(spec, f"{where}[{index}]", quantity)
+                if implication is not None:
+                    found.append(implication)
+            if isinstance(quantity, Metric):
+                self.metrics[name] = replace(quantity, implied_by=tuple(found))
+            else:
+                self.formulas[name] = replace(quantity, implied_by=tuple(found))
+
+    def parse_implication(self, spec: Any, where: str, implied: Quantity) -> Implication | None:
+        spec = self.mapping(spec, where, {"subject", "reading"}, {"op", "value", "gives"})
+        if spec is None:
+            return None
+        subject = spec.get("subject")
+        quantity = (
+            self.metrics.get(subject) or self.formulas.get(subject)
+            if isinstance(subject, str)
+            else None
+        )
+        if quantity is None:
+            self.problem(f"{where}.subject", f"{subject!r} is not a defined metric or formula")
+            return None
+        if subject == implied.name:
+            self.problem(f"{where}.subject", "a figure cannot imply itself")
+            return None
+        self.used.add(str(subject))
+        reading = self.text(spec.get("reading"), f"{where}.reading")
+        op, value = spec.get("op"), spec.get("value")
+        if quantity.unit == Unit.BOOLEAN:
+            if op is not None or value is not None:
+                self.problem(where, f"{subject!r} is yes/no: it implies when in place, no op")
+            op, number = "", None
+        else:
+            if op not in OPS:
+                self.problem(f"{where}.op", f"{op!r} is not one of {', '.join(OPS)}")
+                return None
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                self.problem(f"{where}.value", "expected a number")
+                return None
+            number = Fraction(str(value))
+        gives = spec.get("gives")
+        given: Fraction | None = None
+        if implied.unit == Unit.BOOLEAN:
+            if gives is not None:
+                self.problem(f"{where}.gives", "a yes/no figure is implied as yes; no gives")
+        elif isinstance(gives, bool) or not isinstance(gives, int | float):
+            self.problem(f"{where}.gives", "the value the implied figure takes is needed")
+        else:
+            given = Fraction(str(gives))
+            if implied.unit == Unit.PERCENT and not 0 <= given <= 100:
+                self.problem(f"{where}.gives", "a percentage lies between 0 and 100")
+        return Implication(
+            subject=str(subject), reading=reading, op=str(op), value=number, gives=given
+        )
 
     # -- tiers, indicators, checks
 

@@ -198,9 +198,15 @@ def plain(value: Fraction, places: int = 6) -> str:
 
 def percent_text(value: Fraction, against: Fraction | None = None, op: str = ">=") -> str:
     """A rate with one decimal ("98.5%", "100%"), more when one decimal would hide which side
-    of the threshold it lies on (69.996 % is shown so, never as 70.0 %)."""
+    of the threshold it lies on (69.996 % is shown so, never as 70.0 %) or round it onto a
+    whole number it is not (79.96 %, never "80%")."""
     for places in range(1, 7):
         shown = Fraction(to_decimal(value, places))
+        # Never round onto a whole number the value is not: the standard's thresholds are whole
+        # numbers, and 79.96 % written "80%" (next to a verdict of 未达标 against 80 %, or in a
+        # publication read against another tier) would say what the figures do not.
+        if shown.denominator == 1 and shown != value:
+            continue
         if against is None or _side(shown, against, op) == _side(value, against, op):
             return plain(shown, places) + "%"
     return plain(value, 6) + "%"

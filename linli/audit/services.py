@@ -3,6 +3,7 @@ its own transaction, so an entry exists exactly when the change it describes was
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
@@ -14,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -47,10 +49,32 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+# Values ``_plain`` keeps as they are, by exact type (a subclass goes through ``_plain``).
+_KEPT_TYPES = frozenset({type(None), bool, str})
+
+
 def _plain_change(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return _plain(value)
+    kind = type(value)
+    if kind is list or kind is tuple:
+        # Bulk work passes thousands of [old, new] pairs that are plain already.
+        return [item if type(item) in _KEPT_TYPES else _plain(item) for item in value]
+    return value if kind in _KEPT_TYPES else _plain(value)
+
+
+def _plain_changes(changes: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """``changes`` with every value ``_plain_change``d; as it is when the values are [old, new]
+    pairs of plain values already (what bulk work passes), which is checked, not assumed."""
+    if not changes:
+        return {}
+    kept = _KEPT_TYPES
+    for value in changes.values():
+        if type(value) is not list or len(value) != 2:
+            break
+        if type(value[0]) not in kept or type(value[1]) not in kept:
+            break
+    else:
+        return changes
+    return {key: _plain_change(value) for key, value in changes.items()}
 
 
 def snapshot(obj: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:
@@ -128,45 +152,110 @@ def record_many(
     actor: Any = None,
     note: str = "",
 ) -> int:
-    """One entry per object, chained under a single lock and inserted in one statement: bulk
-    work (imports, bulk tagging, key rotation) keeps a per-record history at batch speed."""
+    """One entry per object, chained under a single lock and inserted together: bulk work
+    (imports, bulk tagging, key rotation) keeps a per-record history at batch speed.
+
+    The entries are exactly those ``record`` would write one by one (same content, same
+    ``AuditEntry.compute_hash``), built as rows rather than model instances: each entry's
+    changes are JSON-encoded once, for its hash and for storage alike."""
     if not items:
         return 0
     context = current_actor()
     actor = actor if actor is not None else context.user
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
+    actor_id = actor.pk if actor is not None else None
     actor_name = _name_of(actor)
     source_ip = _clean_ip(context.source_ip)
+    action = str(action)
+    # json.dumps(content, sort_keys=True, ...) of ``AuditEntry.content()``, assembled from its
+    # parts: the keys in sorted order, the values encoded by the same encoder. What all
+    # entries of the call share is encoded once.
+    encode = _CANONICAL.encode
     with transaction.atomic():
         _lock_chain()
         last = AuditEntry.objects.order_by("-seq").only("seq", "hash").first()
         seq = last.seq if last else 0
         prev_hash = last.hash if last else GENESIS_HASH
         now = timezone.now()
-        entries = []
+        head = (
+            f'{{"action":{encode(action)},"actor_id":{encode(actor_id)},'
+            f'"actor_name":{encode(actor_name)},'
+            f'"at":{encode(now.isoformat(timespec="microseconds"))},"changes":'
+        )
+        middle = f',"note":{encode(note)},"object_id":'
+        tail = f',"source_ip":{encode(source_ip)}}}'
+        writer = _ENTRIES
+        at = writer.db_value("at", now)
+        text = _encode_text
+        types: dict[type[models.Model], tuple[str, str]] = {}
+        rows = []
         for obj, changes in items:
             seq += 1
-            entry = AuditEntry(
-                seq=seq,
-                at=now,
-                actor=actor,
-                actor_name=actor_name,
-                action=str(action),
-                object_type=obj._meta.label_lower,
-                object_id=str(obj.pk),
-                object_repr=str(obj)[:200],
-                region_code=_region_code_of(obj),
-                source_ip=source_ip,
-                changes={key: _plain_change(value) for key, value in (changes or {}).items()},
-                note=note,
-                prev_hash=prev_hash,
+            described = types.get(type(obj))
+            if described is None:
+                label = obj._meta.label_lower
+                described = types[type(obj)] = (label, text(label))
+            object_type, object_type_json = described
+            object_id = str(obj.pk)
+            object_repr = str(obj)[:200]
+            region_code = _region_code_of(obj)
+            plain = _plain_changes(changes)
+            changes_json = encode(plain)
+            canonical = (
+                f"{head}{changes_json}{middle}{text(object_id)},"
+                f'"object_repr":{text(object_repr)},"object_type":{object_type_json},'
+                f'"region_code":{text(region_code)},"seq":{seq}{tail}'
             )
-            entry.hash = entry.compute_hash()
-            prev_hash = entry.hash
-            entries.append(entry)
-        RowWriter(AuditEntry).insert(entries)
-    return len(entries)
+            entry_hash = crypto.sm3_hex((prev_hash + canonical).encode("utf-8"))
+            rows.append(
+                [
+                    seq,
+                    at,
+                    actor_id,
+                    actor_name,
+                    action,
+                    object_type,
+                    object_id,
+                    object_repr,
+                    region_code,
+                    source_ip,
+                    # Stored as this text: it reads back as ``plain`` (key order aside, which
+                    # neither the hash, sorted, nor the pages, sorted, depend on).
+                    changes_json,
+                    note,
+                    prev_hash,
+                    entry_hash,
+                ]
+            )
+            prev_hash = entry_hash
+        writer.insert_rows(rows, returning=False)
+    return len(rows)
+
+
+# The encoder of ``AuditEntry.compute_hash`` (json.dumps with these arguments uses exactly it),
+# and the function it encodes every text with (ensure_ascii=False), called directly.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+_encode_text = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_ENTRIES = RowWriter(AuditEntry)
+_ENTRY_COLUMNS = [
+    "seq",
+    "at",
+    "actor_id",
+    "actor_name",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "region_code",
+    "source_ip",
+    "changes",
+    "note",
+    "prev_hash",
+    "hash",
+]
+if _ENTRIES.column_names() != _ENTRY_COLUMNS:  # the order ``record_many`` builds rows in
+    raise ImproperlyConfigured(f"AuditEntry columns changed: {_ENTRIES.column_names()}")
 
 
 def _name_of(actor: Any) -> str:
@@ -189,12 +278,17 @@ def _clean_ip(value: str | None) -> str | None:
 def _region_code_of(obj: models.Model) -> str:
     """The region the object hangs on, following the model's ``scope_path`` (as the gate does)."""
     value: Any = obj
-    for part in str(getattr(obj, "scope_path", "region__code")).split("__"):
+    for part in _scope_parts(str(getattr(obj, "scope_path", "region__code"))):
         value = getattr(value, part, None)
         if value is None:
             break
     code = value if value is not None else getattr(obj, "code", None)
     return str(code) if code and str(code).isdigit() else ""
+
+
+@functools.cache
+def _scope_parts(scope_path: str) -> tuple[str, ...]:
+    return tuple(scope_path.split("__"))
 
 
 def _key_fingerprint() -> str:

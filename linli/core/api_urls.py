@@ -6,6 +6,7 @@ from linli.accounts import api as accounts_api
 from linli.assessment import api as assessment_api
 from linli.assessment import api_publication as assessment_publication_api
 from linli.audit import api as audit_api
+from linli.events import api as events_api
 from linli.regions import api as regions_api
 from linli.registry import api as registry_api
 from linli.registry import api_excel as registry_excel_api
@@ -18,5 +19,6 @@ registry_api.register(router)
 registry_excel_api.register(router)
 assessment_api.register(router)
 assessment_publication_api.register(router)
+events_api.register(router)
 
 urlpatterns = router.urls

@@ -21,14 +21,32 @@ class SessionAuthentication(authentication.SessionAuthentication):
     """Pages' session, with CSRF enforced as for any other form post."""
 
 
+def user_for_token(raw: str) -> tuple[Any, Any]:
+    """The account and token of a raw API token; ``AuthenticationFailed`` when the token is
+    unknown, revoked or expired or its account disabled. Also used where a standard puts the
+    token elsewhere (Open311's ``api_key``)."""
+    from linli.accounts.models import ApiToken
+
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(token_hash=crypto.sm3_hex(raw.encode()), revoked_at__isnull=True)
+        .first()
+    )
+    now = timezone.now()
+    if token is None or (token.expires_at and token.expires_at <= now):
+        raise exceptions.AuthenticationFailed(_("The API token is invalid or expired."))
+    if not token.user.is_active:
+        raise exceptions.AuthenticationFailed(_("The account of this token is disabled."))
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user, token
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer <token>`` for systems; tokens are stored only as SM3 hashes."""
 
     keyword = "Bearer"
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
-        from linli.accounts.models import ApiToken
-
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
@@ -38,18 +56,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raw = header[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed(_("Malformed Authorization header.")) from exc
-        token = (
-            ApiToken.objects.select_related("user")
-            .filter(token_hash=crypto.sm3_hex(raw.encode()), revoked_at__isnull=True)
-            .first()
-        )
-        now = timezone.now()
-        if token is None or (token.expires_at and token.expires_at <= now):
-            raise exceptions.AuthenticationFailed(_("The API token is invalid or expired."))
-        if not token.user.is_active:
-            raise exceptions.AuthenticationFailed(_("The account of this token is disabled."))
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        return token.user, token
+        return user_for_token(raw)
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword

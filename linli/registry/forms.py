@@ -133,14 +133,9 @@ class PickValue:
     query: str
 
 
-class RecordPicker(forms.Widget):
-    """A search box with the matches as radio buttons under it.
-
-    With htmx, typing fetches the matches (``registry:pick_houses`` / ``pick_people``) into the
-    box; without JavaScript the form is submitted with the text, and the field either finds
-    exactly that record (a full standard address, ID number or phone) or comes back with the
-    matches to tick.
-    """
+class _SearchWidget(forms.Widget):
+    """A search box of a picker (``registry/_picker.html``); ``queryset`` is the field's, so
+    the picks shown come through the gate too."""
 
     template_name = "registry/_picker.html"
 
@@ -149,18 +144,28 @@ class RecordPicker(forms.Widget):
         self.picker = picker
         self.queryset: Any = picker.model._default_manager.none()
 
+    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
+        return name not in data and f"{name}_q" not in data
+
+    def format_value(self, value: Any) -> Any:
+        return value
+
+
+class RecordPicker(_SearchWidget):
+    """A search box with the matches as radio buttons under it.
+
+    With htmx, typing fetches the matches (``registry:pick_houses`` / ``pick_people``) into the
+    box; without JavaScript the form is submitted with the text, and the field either finds
+    exactly that record (a full standard address, ID number or phone) or comes back with the
+    matches to tick.
+    """
+
     def value_from_datadict(self, data: Any, files: Any, name: str) -> PickValue | None:
         pk = data.get(name)
         query = data.get(f"{name}_q")
         if pk is None and query is None:
             return None
         return PickValue(str(pk or "").strip(), str(query or "").strip())
-
-    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
-        return name not in data and f"{name}_q" not in data
-
-    def format_value(self, value: Any) -> Any:
-        return value
 
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
@@ -257,37 +262,144 @@ class RecordPickField(forms.ModelChoiceField):  # type: ignore[type-arg]
         return before != str(data or "")
 
 
-class RecordListField(forms.CharField):
-    """Several records by their numbers, separated by commas or spaces."""
+@dataclass(frozen=True)
+class MultiPickValue:
+    """What a picker of several records submits: the ticked record numbers and the text typed
+    in its search box."""
 
-    def __init__(self, model: type[models.Model], actor: User, **kwargs: Any) -> None:
-        self.model = model
-        self.actor = actor
-        super().__init__(**kwargs)
+    pks: tuple[str, ...]
+    query: str
+
+
+class RecordMultiPicker(_SearchWidget):
+    """A search box with check boxes: the records already chosen (ticked) and the matches of
+    the search. With htmx the search re-renders both, the ticked ones kept; without
+    JavaScript the form comes back with the matches to tick, the earlier ticks kept."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> MultiPickValue | None:
+        pks = data.getlist(name) if hasattr(data, "getlist") else data.get(name) or []
+        if isinstance(pks, str):
+            pks = [pks]
+        query = data.get(f"{name}_q")
+        if not pks and query is None:
+            return None
+        return MultiPickValue(
+            tuple(str(pk).strip() for pk in pks if str(pk).strip()), str(query or "").strip()
+        )
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        pks: list[str] = []
+        query = ""
+        if isinstance(value, MultiPickValue):
+            pks, query = list(value.pks), value.query
+        elif isinstance(value, list | tuple):
+            pks = [str(getattr(item, "pk", item)) for item in value]
+        ids = [int(pk) for pk in pks if pk.isdigit() and len(pk) <= 18]
+        chosen = list(self.queryset.filter(pk__in=ids)) if ids else []
+        chosen.sort(key=lambda row: ids.index(row.pk))
+        matches: list[dict[str, Any]] = []
+        more = False
+        if query:
+            rows = list(
+                self.picker.search(self.queryset.exclude(pk__in=ids), query)[: PICK_LIMIT + 1]
+            )
+            more = len(rows) > PICK_LIMIT
+            matches = [{"pk": r.pk, "label": self.picker.label(r)} for r in rows[:PICK_LIMIT]]
+        context["widget"].update(
+            {
+                "multiple": True,
+                "chosen": [{"pk": row.pk, "label": self.picker.label(row)} for row in chosen],
+                "query": query,
+                "matches": matches,
+                "more": more,
+                "searched": bool(query),
+                "limit": PICK_LIMIT,
+                "url": str(self.picker.url),
+                "method": self.picker.method,
+                "placeholder": self.picker.placeholder,
+            }
+        )
+        return context
+
+
+class RecordMultiPickField(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
+    """Several people (or houses) chosen with a ``RecordMultiPicker``, looked up through the
+    gate: a tampered record number outside the scope refuses the whole field.
+
+    A typed text is taken as one more record when it names exactly one (a full ID number or
+    phone); a part of a name is accepted only once one of its matches is ticked."""
+
+    default_error_messages = {
+        "invalid_choice": OUT_OF_SCOPE,
+        "invalid_pk_value": OUT_OF_SCOPE,
+        "no_match": _("Nothing in your scope matches what you typed."),
+        "choose": _("Tick the right records among the matches below."),
+    }
+
+    def __init__(self, kind: str, actor: User, **kwargs: Any) -> None:
+        self.picker = PICKERS[kind]
+        queryset = self.picker.model._default_manager.visible_to(actor).active()  # type: ignore[attr-defined]
+        kwargs.setdefault(
+            "help_text",
+            _(
+                "Search within your scope and tick everyone who belongs here; "
+                "search again to add more."
+            ),
+        )
+        super().__init__(queryset=queryset, widget=RecordMultiPicker(self.picker), **kwargs)
+        self._sync_widget()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        result = super().__deepcopy__(memo)
+        result._sync_widget()
+        return result
+
+    def _sync_widget(self) -> None:
+        widget: RecordMultiPicker = self.widget  # type: ignore[assignment]
+        widget.queryset = self.queryset
 
     def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return ", ".join(str(getattr(item, "pk", item)) for item in value)
-        return value
+        if isinstance(value, MultiPickValue):
+            return value
+        return super().prepare_value(value)
 
-    def clean(self, value: Any) -> list[Any]:  # type: ignore[override]
-        text = super().clean(value) or ""
-        parts = [p for p in text.replace("，", ",").replace(",", " ").split() if p]
-        if not parts:
-            if self.required:
-                raise forms.ValidationError(self.error_messages["required"], code="required")
-            return []
-        if not all(p.isdigit() for p in parts):
-            raise forms.ValidationError(_("Enter record numbers separated by commas."))
-        ids = {int(p) for p in parts}
-        rows = list(
-            self.model._default_manager.visible_to(self.actor)  # type: ignore[attr-defined]
-            .active()
-            .filter(pk__in=ids)
-        )
+    def clean(self, value: Any) -> Any:
+        if not isinstance(value, MultiPickValue):
+            value = MultiPickValue(tuple(str(v) for v in value or ()), "")
+        if not all(pk.isdigit() and len(pk) <= 18 for pk in value.pks):
+            raise forms.ValidationError(self.error_messages["invalid_choice"], "invalid_choice")
+        queryset: Any = self.queryset
+        ids = list(dict.fromkeys(int(pk) for pk in value.pks))
+        rows = {row.pk: row for row in queryset.filter(pk__in=ids)} if ids else {}
         if len(rows) != len(ids):
-            raise forms.ValidationError(OUT_OF_SCOPE)
-        return rows
+            raise forms.ValidationError(self.error_messages["invalid_choice"], "invalid_choice")
+        chosen = [rows[pk] for pk in ids]
+        if value.query:
+            found = list(self.picker.search(queryset, value.query)[:2])
+            if len(found) == 1 and self.picker.names_exactly(found[0], value.query):
+                if found[0].pk not in rows:
+                    chosen.append(found[0])
+            elif not (
+                ids and self.picker.search(queryset.filter(pk__in=ids), value.query).exists()
+            ):
+                # A search not followed by a tick of one of its matches: names repeat, so the
+                # worker picks among them (the form comes back with them as check boxes).
+                if not found:
+                    raise forms.ValidationError(self.error_messages["no_match"], "no_match")
+                raise forms.ValidationError(self.error_messages["choose"], "choose")
+        if self.required and not chosen:
+            raise forms.ValidationError(self.error_messages["required"], "required")
+        self.run_validators(chosen)
+        return chosen
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        if self.disabled:
+            return False
+        before = {str(getattr(item, "pk", item)) for item in initial or ()}
+        if isinstance(data, MultiPickValue):
+            return bool(data.query) or before != set(data.pks)
+        return before != {str(item) for item in data or ()}
 
 
 class RegisterForm(forms.Form):
@@ -527,17 +639,31 @@ class RentalForm(RegisterForm):
 
     def add_reference_fields(self, actor: User) -> None:
         self.fields["house"] = RecordPickField("houses", actor, label=_("house"))
-        self.fields["tenants"] = RecordListField(
-            Person,
-            actor,
-            label=_("tenants (person record numbers)"),
-            help_text=_("Separate several record numbers with commas."),
-        )
+        self.fields["tenants"] = RecordMultiPickField("people", actor, label=_("tenants"))
 
     def initial_from(self, instance: Any) -> dict[str, Any]:
         initial = super().initial_from(instance)
         initial["tenants"] = list(instance.tenants.all())
         return initial
+
+    def clean_tenants(self) -> list[Person]:
+        """Tenants the actor cannot pick (outside the area, or retired) are not shown, so they
+        stay as they are: the rental's tenants change here only when there are none of them."""
+        tenants: list[Person] = self.cleaned_data["tenants"]
+        if self.instance is None:
+            return tenants
+        pickable = self.fields["tenants"].queryset  # type: ignore[attr-defined]
+        current = list(self.instance.tenants.all())
+        shown = set(pickable.filter(pk__in=[p.pk for p in current]).values_list("pk", flat=True))
+        kept = [p for p in current if p.pk not in shown]
+        if kept and {p.pk for p in tenants} != shown:
+            raise forms.ValidationError(
+                _(
+                    "Some tenants of this rental are outside your area or retired; ask the "
+                    "county operator to change its tenants."
+                )
+            )
+        return [*tenants, *kept]
 
     def changed_values(self) -> dict[str, Any]:
         values = super().changed_values()

@@ -11,7 +11,8 @@ field, which is audited.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,7 @@ from linli.regions.models import RegionNode
 from linli.registry import filters as f
 from linli.registry import forms as rf
 from linli.registry import services
-from linli.registry.choices import HOUSE_USE_COLOURS, HouseUse
+from linli.registry.choices import HOUSE_USE_COLOURS, Gender, HouseUse, RegistrationType
 from linli.registry.history import record_history
 from linli.registry.models import (
     Building,
@@ -111,16 +112,72 @@ def _link(text: Any, url: str | None) -> dict[str, Any]:
     return {"text": text, "url": url}
 
 
-def _person_link(person: Person | None) -> dict[str, Any]:
+class Sight:
+    """Which of the records linked from a page the viewer may see through the gate
+    (``Model.objects.visible_to(user)``), loaded in one query per model for the whole page.
+
+    A record in the viewer's scope may point to a person or a house outside it (a county
+    operator registered a vehicle of community A to an owner of community B; property staff
+    see vehicles but no people): the page then shows a neutral placeholder without a link,
+    never the linked record's name or address.
+    """
+
+    def __init__(self, user: Any, records: Iterable[models.Model | None] = ()) -> None:
+        wanted: dict[type[models.Model], set[int]] = defaultdict(set)
+        for record in records:
+            if record is not None:
+                wanted[type(record)].add(record.pk)
+        self.visible: dict[type[models.Model], set[int]] = {
+            model: set(
+                model._default_manager.visible_to(user)  # type: ignore[attr-defined]
+                .filter(pk__in=ids)
+                .values_list("pk", flat=True)
+            )
+            for model, ids in wanted.items()
+        }
+
+    def sees(self, record: models.Model) -> bool:
+        return record.pk in self.visible.get(type(record), ())
+
+
+# What the page says instead of a linked record the viewer may not see.
+PERSON_OUTSIDE = gettext_lazy("Person outside your area")
+HOUSE_OUTSIDE = gettext_lazy("House outside your area")
+COMPOUND_OUTSIDE = gettext_lazy("Compound outside your area")
+
+
+def _person_link(person: Person | None, sight: Sight | None = None) -> dict[str, Any]:
     if person is None:
         return _link("—", None)
+    if sight is not None and not sight.sees(person):
+        return _link(str(PERSON_OUTSIDE), None)
     return _link(mask_name(person.name), reverse("registry:person_detail", args=[person.pk]))
 
 
-def _house_link(house: House | None) -> dict[str, Any]:
+def _house_link(house: House | None, sight: Sight | None = None) -> dict[str, Any]:
     if house is None:
         return _link("—", None)
+    if sight is not None and not sight.sees(house):
+        return _link(str(HOUSE_OUTSIDE), None)
     return _link(house.address, reverse("registry:house_detail", args=[house.pk]))
+
+
+def _compound_link(compound: Compound | None, sight: Sight | None = None) -> dict[str, Any]:
+    if compound is None:
+        return _link("—", None)
+    if sight is not None and not sight.sees(compound):
+        return _link(str(COMPOUND_OUTSIDE), None)
+    return _link(compound.name, _detail_url("compound", compound.pk))
+
+
+def _people_names(people: Iterable[Person], sight: Sight | None) -> str:
+    """The masked names of the people the viewer may see; the others only counted."""
+    people = list(people)
+    names = [mask_name(p.name) for p in people if sight is None or sight.sees(p)]
+    hidden = len(people) - len(names)
+    if hidden:
+        names.append(_("%(count)s people outside your area") % {"count": hidden})
+    return "、".join(names) or "—"
 
 
 def _yes(value: bool) -> str:
@@ -138,13 +195,17 @@ class Kind:
     filterset: type[f.RegisterFilterSet]
     label: Promise
     create: Callable[..., Any]
-    columns: list[tuple[Promise, Callable[[Any], Any]]]
+    # (header, cell of a record); the Sight says which linked records the viewer may see.
+    columns: list[tuple[Promise, Callable[[Any, Sight], Any]]]
     related: tuple[str, ...] = ()
     prefetch: tuple[Any, ...] = ()
     # GET parameters that may pre-fill the create form (e.g. ?compound=3).
     prefill: tuple[str, ...] = ("region",)
-    detail_rows: Callable[[Any], list[tuple[Any, Any]]] = lambda obj: []
+    detail_rows: Callable[[Any, Sight], list[tuple[Any, Any]]] = lambda obj, sight: []
     extra_filters: tuple[str, ...] = field(default_factory=tuple)
+    # The people, houses and compounds a record's row and detail card name: checked against
+    # the gate before they are shown.
+    linked: Callable[[Any], Iterable[models.Model | None]] = lambda obj: ()
 
     @property
     def verbose(self) -> str:
@@ -157,16 +218,15 @@ class Kind:
             queryset = queryset.prefetch_related(*self.prefetch)
         return queryset
 
+    def sight(self, user: Any, objects: Iterable[Any]) -> Sight:
+        return Sight(user, (record for obj in objects for record in self.linked(obj)))
 
-def _region_cell(obj: Any) -> Any:
+
+def _region_cell(obj: Any, sight: Sight) -> Any:
     return obj.region.name
 
 
-def _status_cell(obj: Any) -> Any:
-    return _("Active") if obj.is_active else _("Retired")
-
-
-def _organisation_rows(obj: Organisation) -> list[tuple[Any, Any]]:
+def _organisation_rows(obj: Organisation, sight: Sight | None = None) -> list[tuple[Any, Any]]:
     return [
         (gettext_lazy("name"), obj.name),
         (gettext_lazy("kind"), obj.get_kind_display()),
@@ -177,7 +237,7 @@ def _organisation_rows(obj: Organisation) -> list[tuple[Any, Any]]:
     ]
 
 
-def _compound_rows(obj: Compound) -> list[tuple[Any, Any]]:
+def _compound_rows(obj: Compound, sight: Sight | None = None) -> list[tuple[Any, Any]]:
     return [
         (gettext_lazy("name"), obj.name),
         (gettext_lazy("kind"), obj.get_kind_display()),
@@ -191,7 +251,7 @@ def _compound_rows(obj: Compound) -> list[tuple[Any, Any]]:
     ]
 
 
-def _building_rows(obj: Building) -> list[tuple[Any, Any]]:
+def _building_rows(obj: Building, sight: Sight | None = None) -> list[tuple[Any, Any]]:
     return [
         (
             gettext_lazy("compound"),
@@ -205,7 +265,7 @@ def _building_rows(obj: Building) -> list[tuple[Any, Any]]:
     ]
 
 
-def _unit_rows(obj: Unit) -> list[tuple[Any, Any]]:
+def _unit_rows(obj: Unit, sight: Sight | None = None) -> list[tuple[Any, Any]]:
     return [
         (
             gettext_lazy("building"),
@@ -215,7 +275,7 @@ def _unit_rows(obj: Unit) -> list[tuple[Any, Any]]:
     ]
 
 
-def _house_rows(obj: House) -> list[tuple[Any, Any]]:
+def _house_rows(obj: House, sight: Sight | None = None) -> list[tuple[Any, Any]]:
     facilities = [str(label) for name, label in f.FACILITY_FLAGS if getattr(obj, name)]
     return [
         (gettext_lazy("standard address"), obj.address),
@@ -236,18 +296,18 @@ def _house_rows(obj: House) -> list[tuple[Any, Any]]:
     ]
 
 
-def _household_rows(obj: Household) -> list[tuple[Any, Any]]:
+def _household_rows(obj: Household, sight: Sight | None = None) -> list[tuple[Any, Any]]:
     return [
         (gettext_lazy("household number"), obj.number),
-        (gettext_lazy("house"), _house_link(obj.house)),
-        (gettext_lazy("head of household"), _person_link(obj.head)),
+        (gettext_lazy("house"), _house_link(obj.house, sight)),
+        (gettext_lazy("head of household"), _person_link(obj.head, sight)),
     ]
 
 
-def _residence_rows(obj: Residence) -> list[tuple[Any, Any]]:
+def _residence_rows(obj: Residence, sight: Sight | None = None) -> list[tuple[Any, Any]]:
     return [
-        (gettext_lazy("person"), _person_link(obj.person)),
-        (gettext_lazy("house"), _house_link(obj.house)),
+        (gettext_lazy("person"), _person_link(obj.person, sight)),
+        (gettext_lazy("house"), _house_link(obj.house, sight)),
         (gettext_lazy("relation"), obj.get_relation_display()),
         (gettext_lazy("primary residence"), _yes(obj.is_primary)),
         (gettext_lazy("moved in"), obj.moved_in),
@@ -255,24 +315,19 @@ def _residence_rows(obj: Residence) -> list[tuple[Any, Any]]:
     ]
 
 
-def _vehicle_rows(obj: Vehicle) -> list[tuple[Any, Any]]:
+def _vehicle_rows(obj: Vehicle, sight: Sight | None = None) -> list[tuple[Any, Any]]:
     return [
         (gettext_lazy("plate number"), obj.plate),
-        (gettext_lazy("owner"), _person_link(obj.owner)),
-        (
-            gettext_lazy("compound"),
-            _link(obj.compound.name, _detail_url("compound", obj.compound_id))
-            if obj.compound
-            else "—",
-        ),
+        (gettext_lazy("owner"), _person_link(obj.owner, sight)),
+        (gettext_lazy("compound"), _compound_link(obj.compound, sight)),
         (gettext_lazy("description"), obj.description or "—"),
     ]
 
 
-def _rental_rows(obj: Rental) -> list[tuple[Any, Any]]:
-    tenants = "、".join(mask_name(p.name) for p in obj.tenants.all()) or "—"
+def _rental_rows(obj: Rental, sight: Sight | None = None) -> list[tuple[Any, Any]]:
+    tenants = _people_names(obj.tenants.all(), sight)
     return [
-        (gettext_lazy("house"), _house_link(obj.house)),
+        (gettext_lazy("house"), _house_link(obj.house, sight)),
         (gettext_lazy("tenants"), tenants),
         (gettext_lazy("rental mode"), obj.get_mode_display()),
         (gettext_lazy("rental channel"), obj.get_channel_display()),
@@ -282,7 +337,7 @@ def _rental_rows(obj: Rental) -> list[tuple[Any, Any]]:
     ]
 
 
-def _no_rows(obj: Any) -> list[tuple[Any, Any]]:
+def _no_rows(obj: Any, sight: Sight) -> list[tuple[Any, Any]]:
     return []  # the page has its own template
 
 
@@ -330,10 +385,13 @@ KINDS: dict[str, Kind] = {
             create=services.create_organisation,
             related=("region",),
             columns=[
-                (gettext_lazy("name"), lambda o: _link(o.name, _detail_url("organisation", o.pk))),
-                (gettext_lazy("kind"), lambda o: o.get_kind_display()),
-                (gettext_lazy("unified social credit code"), lambda o: o.credit_code or "—"),
-                (gettext_lazy("address"), lambda o: o.address or "—"),
+                (
+                    gettext_lazy("name"),
+                    lambda o, s: _link(o.name, _detail_url("organisation", o.pk)),
+                ),
+                (gettext_lazy("kind"), lambda o, s: o.get_kind_display()),
+                (gettext_lazy("unified social credit code"), lambda o, s: o.credit_code or "—"),
+                (gettext_lazy("address"), lambda o, s: o.address or "—"),
                 (gettext_lazy("region"), _region_cell),
             ],
             detail_rows=_organisation_rows,
@@ -347,10 +405,10 @@ KINDS: dict[str, Kind] = {
             create=services.create_compound,
             related=("region", "property_company"),
             columns=[
-                (gettext_lazy("name"), lambda o: _link(o.name, _detail_url("compound", o.pk))),
-                (gettext_lazy("kind"), lambda o: o.get_kind_display()),
-                (gettext_lazy("property company"), lambda o: o.property_company or "—"),
-                (gettext_lazy("address"), lambda o: o.address or "—"),
+                (gettext_lazy("name"), lambda o, s: _link(o.name, _detail_url("compound", o.pk))),
+                (gettext_lazy("kind"), lambda o, s: o.get_kind_display()),
+                (gettext_lazy("property company"), lambda o, s: o.property_company or "—"),
+                (gettext_lazy("address"), lambda o, s: o.address or "—"),
                 (gettext_lazy("region"), _region_cell),
             ],
             detail_rows=_compound_rows,
@@ -365,10 +423,13 @@ KINDS: dict[str, Kind] = {
             related=("region", "compound"),
             prefill=("compound",),
             columns=[
-                (gettext_lazy("building"), lambda o: _link(str(o), _detail_url("building", o.pk))),
-                (gettext_lazy("floors above ground"), lambda o: o.floors_above),
-                (gettext_lazy("elevator"), lambda o: _yes(o.has_elevator)),
-                (gettext_lazy("residential"), lambda o: _yes(o.is_residential)),
+                (
+                    gettext_lazy("building"),
+                    lambda o, s: _link(str(o), _detail_url("building", o.pk)),
+                ),
+                (gettext_lazy("floors above ground"), lambda o, s: o.floors_above),
+                (gettext_lazy("elevator"), lambda o, s: _yes(o.has_elevator)),
+                (gettext_lazy("residential"), lambda o, s: _yes(o.is_residential)),
                 (gettext_lazy("region"), _region_cell),
             ],
             detail_rows=_building_rows,
@@ -383,7 +444,10 @@ KINDS: dict[str, Kind] = {
             related=("region", "building__compound"),
             prefill=("building",),
             columns=[
-                (gettext_lazy("building unit"), lambda o: _link(str(o), _detail_url("unit", o.pk))),
+                (
+                    gettext_lazy("building unit"),
+                    lambda o, s: _link(str(o), _detail_url("unit", o.pk)),
+                ),
                 (gettext_lazy("region"), _region_cell),
             ],
             detail_rows=_unit_rows,
@@ -398,12 +462,18 @@ KINDS: dict[str, Kind] = {
             related=("region", "unit"),
             prefill=("unit",),
             columns=[
-                (gettext_lazy("standard address"), lambda o: _house_link(o)),
-                (gettext_lazy("floor"), lambda o: o.floor),
-                (gettext_lazy("area (m²)"), lambda o: o.area_m2 if o.area_m2 is not None else "—"),
+                (gettext_lazy("standard address"), lambda o, s: _house_link(o)),
+                (gettext_lazy("floor"), lambda o, s: o.floor),
+                (
+                    gettext_lazy("area (m²)"),
+                    lambda o, s: o.area_m2 if o.area_m2 is not None else "—",
+                ),
                 (
                     gettext_lazy("use"),
-                    lambda o: {"text": o.get_use_display(), "colour": HOUSE_USE_COLOURS.get(o.use)},
+                    lambda o, s: {
+                        "text": o.get_use_display(),
+                        "colour": HOUSE_USE_COLOURS.get(o.use),
+                    },
                 ),
                 (gettext_lazy("region"), _region_cell),
             ],
@@ -420,13 +490,14 @@ KINDS: dict[str, Kind] = {
             columns=[
                 (
                     gettext_lazy("household number"),
-                    lambda o: _link(o.number, _detail_url("household", o.pk)),
+                    lambda o, s: _link(o.number, _detail_url("household", o.pk)),
                 ),
-                (gettext_lazy("head of household"), lambda o: _person_link(o.head)),
-                (gettext_lazy("house"), lambda o: _house_link(o.house)),
+                (gettext_lazy("head of household"), lambda o, s: _person_link(o.head, s)),
+                (gettext_lazy("house"), lambda o, s: _house_link(o.house, s)),
                 (gettext_lazy("region"), _region_cell),
             ],
             detail_rows=_household_rows,
+            linked=lambda o: (o.head, o.house),
         ),
         Kind(
             name="person",
@@ -449,16 +520,17 @@ KINDS: dict[str, Kind] = {
             related=("region", "person", "house"),
             prefill=("person", "house"),
             columns=[
-                (gettext_lazy("person"), lambda o: _person_link(o.person)),
-                (gettext_lazy("house"), lambda o: _house_link(o.house)),
+                (gettext_lazy("person"), lambda o, s: _person_link(o.person, s)),
+                (gettext_lazy("house"), lambda o, s: _house_link(o.house, s)),
                 (
                     gettext_lazy("relation"),
-                    lambda o: _link(o.get_relation_display(), _detail_url("residence", o.pk)),
+                    lambda o, s: _link(o.get_relation_display(), _detail_url("residence", o.pk)),
                 ),
-                (gettext_lazy("moved in"), lambda o: o.moved_in),
-                (gettext_lazy("moved out"), lambda o: o.moved_out or "—"),
+                (gettext_lazy("moved in"), lambda o, s: o.moved_in),
+                (gettext_lazy("moved out"), lambda o, s: o.moved_out or "—"),
             ],
             detail_rows=_residence_rows,
+            linked=lambda o: (o.person, o.house),
         ),
         Kind(
             name="vehicle",
@@ -471,13 +543,17 @@ KINDS: dict[str, Kind] = {
             columns=[
                 (
                     gettext_lazy("plate number"),
-                    lambda o: _link(o.plate, _detail_url("vehicle", o.pk)),
+                    lambda o, s: _link(o.plate, _detail_url("vehicle", o.pk)),
                 ),
-                (gettext_lazy("owner"), lambda o: _person_link(o.owner)),
-                (gettext_lazy("compound"), lambda o: o.compound.name if o.compound else "—"),
+                (gettext_lazy("owner"), lambda o, s: _person_link(o.owner, s)),
+                (
+                    gettext_lazy("compound"),
+                    lambda o, s: _compound_link(o.compound, s)["text"],
+                ),
                 (gettext_lazy("region"), _region_cell),
             ],
             detail_rows=_vehicle_rows,
+            linked=lambda o: (o.owner, o.compound),
         ),
         Kind(
             name="rental",
@@ -490,20 +566,20 @@ KINDS: dict[str, Kind] = {
             prefetch=("tenants",),
             prefill=("house",),
             columns=[
-                (gettext_lazy("house"), lambda o: _house_link(o.house)),
+                (gettext_lazy("house"), lambda o, s: _house_link(o.house, s)),
                 (
                     gettext_lazy("tenants"),
-                    lambda o: _link(
-                        "、".join(mask_name(p.name) for p in o.tenants.all()) or "—",
-                        _detail_url("rental", o.pk),
+                    lambda o, s: _link(
+                        _people_names(o.tenants.all(), s), _detail_url("rental", o.pk)
                     ),
                 ),
-                (gettext_lazy("rental mode"), lambda o: o.get_mode_display()),
-                (gettext_lazy("monthly rent (yuan)"), lambda o: o.monthly_rent),
-                (gettext_lazy("start"), lambda o: o.start),
-                (gettext_lazy("end"), lambda o: o.end or "—"),
+                (gettext_lazy("rental mode"), lambda o, s: o.get_mode_display()),
+                (gettext_lazy("monthly rent (yuan)"), lambda o, s: o.monthly_rent),
+                (gettext_lazy("start"), lambda o, s: o.start),
+                (gettext_lazy("end"), lambda o, s: o.end or "—"),
             ],
             detail_rows=_rental_rows,
+            linked=lambda o: (o.house, *o.tenants.all()),
         ),
     ]
 }
@@ -589,7 +665,9 @@ def record_list(request: HttpRequest, kind: str) -> HttpResponse:
     rows = spec.decorate(_visible(request, spec.model))
     filterset = spec.filterset(request.GET or {}, queryset=rows, request=request)
     page, query = _page(request, filterset.qs)
-    table = [[_cell(fn(obj)) for _label, fn in spec.columns] for obj in page.object_list]
+    objects = list(page.object_list)
+    sight = spec.sight(request.user, objects)
+    table = [[_cell(fn(obj, sight)) for _label, fn in spec.columns] for obj in objects]
     return _render(
         request,
         "registry/list.html",
@@ -627,16 +705,17 @@ def _actions(request: HttpRequest, spec: Kind, obj: Any) -> dict[str, Any]:
 def record_detail(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     spec = KINDS[kind]
     obj = _get(request, spec.model, pk, "view", *spec.related)
+    sight = spec.sight(request.user, [obj])
     return _render(
         request,
         "registry/detail.html",
         {
             "kind": spec,
             "obj": obj,
-            "title": _display(kind, obj),
+            "title": _display(kind, obj, sight),
             "urls": _urls(kind, obj),
             "extra_actions": _extra_actions(request, kind, obj),
-            "rows": [(label, _cell(value)) for label, value in spec.detail_rows(obj)],
+            "rows": [(label, _cell(value)) for label, value in spec.detail_rows(obj, sight)],
             "actions": _actions(request, spec, obj),
             "history": _history(request, obj),
         },
@@ -746,17 +825,24 @@ def record_retire(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     return _render(
         request,
         "registry/retire.html",
-        {"kind": spec, "obj": obj, "label": _display(kind, obj), "urls": _urls(kind, obj)},
+        {
+            "kind": spec,
+            "obj": obj,
+            "label": _display(kind, obj, spec.sight(request.user, [obj])),
+            "urls": _urls(kind, obj),
+        },
     )
 
 
-def _display(kind: str, obj: Any) -> str:
+def _display(kind: str, obj: Any, sight: Sight) -> str:
+    """The record's title; the linked person or house only if the viewer may see it."""
     if kind == "person":
         return mask_name(obj.name)
     if kind == "residence":
-        return f"{mask_name(obj.person.name)} @ {obj.house.address}"
+        person = _person_link(obj.person, sight)["text"]
+        return f"{person} @ {_house_link(obj.house, sight)['text']}"
     if kind == "household" or kind == "rental":
-        return str(getattr(obj, "number", "")) or obj.house.address
+        return str(getattr(obj, "number", "")) or str(_house_link(obj.house, sight)["text"])
     return str(obj)
 
 
@@ -841,17 +927,40 @@ def person_list(request: HttpRequest) -> HttpResponse:
     return _person_list_page(request, filterset, page, query, page.object_list)
 
 
+def _url_maker(name: str) -> Callable[[int], str]:
+    """A detail URL per row from one ``reverse()`` per page: 50 rows × 2 links reversed one by
+    one cost more than the page's queries."""
+    marker = "987654321"
+    head, _marker, tail = reverse(name, args=[int(marker)]).rpartition(marker)
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+def _labels(choices: type[models.TextChoices]) -> dict[str, str]:
+    """A choice class's labels, translated once per page instead of once per row."""
+    return {str(value): str(label) for value, label in choices.choices}
+
+
 def _person_rows(people: Any) -> list[dict[str, Any]]:
     today = timezone.localdate()
+    person_url = _url_maker("registry:person_detail")
+    house_url = _url_maker("registry:house_detail")
+    genders, registration_types = _labels(Gender), _labels(RegistrationType)
     rows = []
     for person in people:
         residence = _current_primary(person)
+        house = residence.house if residence else None
         rows.append(
             {
                 "person": person,
+                "url": person_url(person.pk),
                 "name": mask_name(person.name),
+                "gender": genders.get(person.gender, person.gender),
                 "age": person.age(today),
-                "house": residence.house if residence else None,
+                "registration_type": registration_types.get(
+                    person.registration_type, person.registration_type
+                ),
+                "house": house,
+                "house_url": house_url(house.pk) if house is not None else "",
                 "tags": [link.tag for link in getattr(person, "current_tags", [])],
             }
         )
@@ -964,6 +1073,12 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .order_by("removed_at", "-tagged_at")
     )
     may_tag = user.has_perm("registry.tag_person") and person.is_active
+    # The household may be registered at a level the viewer does not cover (a grid worker and
+    # a household of the whole community): then it is neither named nor linked.
+    household = person.household
+    household_outside = household is not None and not Sight(user, [household]).sees(household)
+    if household_outside:
+        household = None
     spec = KINDS["person"]
     return _render(
         request,
@@ -990,13 +1105,14 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "rentals": list(
                 Rental.objects.visible_to(user).filter(tenants=person).select_related("house")
             ),
-            "household": person.household,
+            "household": household,
+            "household_outside": household_outside,
             "household_members": list(
                 Person.objects.visible_to(user)
-                .filter(household_id=person.household_id)
+                .filter(household_id=household.pk)
                 .exclude(pk=person.pk)
             )
-            if person.household_id
+            if household is not None
             else [],
             "actions": _actions(request, spec, person),
             "may_move_in": user.has_perm("registry.add_residence") and person.is_active,
@@ -1113,11 +1229,18 @@ def residence_move_out(request: HttpRequest, pk: int) -> HttpResponse:
 
 # The name of the form field the matches are for (their radio buttons carry it).
 _PICK_FIELD_RE = re.compile(r"[a-z][a-z_]{0,29}")
+# How many ticked records a picker of several may send back (the tenants of one rental).
+PICK_TICKED_LIMIT = 50
+
+
+def _is_record_number(value: str) -> bool:
+    return value.isdigit() and len(value) <= 18  # beyond a bigint is no record number
 
 
 def _pick(request: HttpRequest, kind: str, default_field: str) -> HttpResponse:
     """Up to ``PICK_LIMIT`` matches of a picker's search, from the reader's scope, as the radio
-    buttons the picker swaps in under its search box."""
+    buttons (check boxes for a picker of several records) the picker swaps in under its search
+    box."""
     picker = rf.PICKERS[kind]
     _require(request, _perm(picker.model, "view"))
     field = request.GET.get("field", "")
@@ -1125,14 +1248,27 @@ def _pick(request: HttpRequest, kind: str, default_field: str) -> HttpResponse:
         field = default_field
     params = request.POST if request.method == "POST" else request.GET
     query = (params.get(f"{field}_q") or params.get("q") or "").strip()[:100]
+    visible = _visible(request, picker.model)
+    # A picker of several records sends the ones already ticked: they come back ticked, above
+    # the new matches, so a second search does not lose the first pick.
+    multiple = request.GET.get("multiple") == "1"
+    ticked = [int(pk) for pk in params.getlist(field) if _is_record_number(pk)]
+    ticked = ticked[:PICK_TICKED_LIMIT]
+    ticked = list(dict.fromkeys(ticked)) if multiple else []
+    chosen: list[Any] = []
+    if ticked:
+        found = {row.pk: row for row in visible.active().filter(pk__in=ticked)}
+        chosen = [found[pk] for pk in ticked if pk in found]
     rows: list[Any] = []
     if query:
-        rows = list(picker.search(_visible(request, picker.model), query)[: f.PICK_LIMIT + 1])
+        rows = list(picker.search(visible.exclude(pk__in=ticked), query)[: f.PICK_LIMIT + 1])
     response = render(
         request,
         "registry/_picker_matches.html",
         {
             "field": field,
+            "multiple": multiple,
+            "chosen": [{"pk": row.pk, "label": picker.label(row)} for row in chosen],
             "matches": [{"pk": row.pk, "label": picker.label(row)} for row in rows[: f.PICK_LIMIT]],
             "more": len(rows) > f.PICK_LIMIT,
             "limit": f.PICK_LIMIT,
@@ -1200,6 +1336,18 @@ def house_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     current = [r for r in residences if _is_current(r, today)]
     past = [r for r in residences if r not in current]
+    rentals = list(Rental.objects.visible_to(user).filter(house=house).prefetch_related("tenants"))
+    households = list(Household.objects.visible_to(user).filter(house=house).select_related("head"))
+    # A resident, tenant or head of household may be registered outside the viewer's area
+    # (a second home): named only if the gate shows them.
+    sight = Sight(
+        user,
+        [
+            *(r.person for r in residences),
+            *(h.head for h in households),
+            *(p for rental in rentals for p in rental.tenants.all()),
+        ],
+    )
     spec = KINDS["house"]
     return _render(
         request,
@@ -1211,14 +1359,10 @@ def house_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "urls": _urls("house", house),
             "house": house,
             "rows": [(label, _cell(value)) for label, value in _house_rows(house)],
-            "current": [(r, mask_name(r.person.name)) for r in current],
-            "past": [(r, mask_name(r.person.name)) for r in past],
-            "rentals": list(
-                Rental.objects.visible_to(user).filter(house=house).prefetch_related("tenants")
-            ),
-            "households": list(
-                Household.objects.visible_to(user).filter(house=house).select_related("head")
-            ),
+            "current": [(r, _person_link(r.person, sight)) for r in current],
+            "past": [(r, _person_link(r.person, sight)) for r in past],
+            "rentals": [(rental, _people_names(rental.tenants.all(), sight)) for rental in rentals],
+            "households": [(h, _person_link(h.head, sight)) for h in households],
             "actions": _actions(request, spec, house),
             "use_form": rf.HouseUseForm(
                 initial={"use": house.use if house.use_is_explicit else ""}

@@ -7,12 +7,14 @@ permission of the kind (community workers lack it unless the security administra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.db import models
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,11 +26,21 @@ from django.views.decorators.http import require_GET, require_http_methods
 from linli.audit.choices import AuditAction
 from linli.audit.services import record
 from linli.core.errors import NotFoundError, ServiceError
+from linli.regions.models import RegionNode
 from linli.registry.choices import ImportKind
 from linli.registry.excel import exporter, importer, uploads
 from linli.registry.excel.columns import IMPORT_PERMISSIONS, SHEETS
 from linli.registry.excel.templates import XLSX_CONTENT_TYPE, template_filename, template_workbook
-from linli.registry.models import ImportJob
+from linli.registry.models import (
+    Building,
+    Compound,
+    House,
+    Household,
+    ImportJob,
+    Person,
+    Unit,
+)
+from linli.utilities.masking import mask_name
 
 
 class ImportForm(forms.Form):
@@ -116,12 +128,21 @@ def import_start(request: HttpRequest, kind: str) -> HttpResponse:
     if request.method == "POST":
         size = uploads.declared_too_large(request)
         if size is not None:
+            chosen = uploads.fields_before_file(request, ("region",))
             return _import_page(
-                request, kind, ImportForm(request.user), 413, importer.too_large_message(size)
+                request, kind, _fresh_form(request, chosen), 413, importer.too_large_message(size)
             )
         handler = uploads.install(request)
         return _import_post(request, kind, handler)
     return _import_page(request, kind, ImportForm(request.user))
+
+
+def _fresh_form(request: HttpRequest, chosen: Any) -> ImportForm:
+    """The upload form again after a refused file, with the target region still chosen (a
+    region outside the choices simply selects nothing)."""
+    region = str(chosen.get("region") or "").strip()
+    initial = {"region": region} if region.isdigit() and len(region) <= 18 else {}
+    return ImportForm(request.user, initial=initial)
 
 
 @csrf_protect
@@ -130,8 +151,9 @@ def _import_post(
 ) -> HttpResponse:
     form = ImportForm(request.user, request.POST, request.FILES)
     if handler.exceeded:
+        # The fields before the file were parsed; the file was dropped unread.
         return _import_page(
-            request, kind, ImportForm(request.user), 413, importer.too_large_message()
+            request, kind, _fresh_form(request, request.POST), 413, importer.too_large_message()
         )
     if form.is_valid():
         try:
@@ -236,10 +258,63 @@ def export(request: HttpRequest, kind: str) -> HttpResponseBase:
             "kind": kind,
             "kind_label": exporter.EXPORT_KINDS[kind].model._meta.verbose_name_plural,
             "params": params,
+            "filters": filter_labels(request.user, kind, params),
             "count": count,
             "can_unmask": can_unmask,
         },
     )
+
+
+# Filters whose value is a record number: shown as the record's name, found through the gate.
+_RECORD_FILTERS: dict[str, tuple[type[models.Model], Callable[[Any], str]]] = {
+    "compound": (Compound, lambda compound: compound.name),
+    "building": (Building, str),
+    "unit": (Unit, str),
+    "house": (House, lambda house: house.address),
+    "household": (Household, lambda household: household.number),
+    "person": (Person, lambda person: mask_name(person.name)),
+    "owner": (Person, lambda person: mask_name(person.name)),
+}
+
+
+def filter_labels(user: Any, kind: str, params: dict[str, str]) -> list[tuple[str, str]]:
+    """The export's filters as a worker reads them: (field label, value label), e.g.
+    ("人口类型", "流动人口") for ``registration_type=floating``; a region by its name, a tag by
+    its name, a linked record by its name if the gate shows it (else only its number)."""
+    model = exporter.EXPORT_KINDS[kind].model
+    form = exporter.filterset(kind, params).form
+    form.is_valid()
+    cleaned = getattr(form, "cleaned_data", {})
+    labels = []
+    for key, raw in params.items():
+        field = form.fields.get(key)
+        if field is None:
+            continue
+        try:
+            label = str(model._meta.get_field(key).verbose_name)
+        except FieldDoesNotExist:
+            label = str(field.label or key)
+        labels.append((label, _filter_value(user, key, field, raw, cleaned.get(key))))
+    return labels
+
+
+def _filter_value(user: Any, key: str, field: forms.Field, raw: str, value: Any) -> str:
+    if key == "region":
+        node = RegionNode.objects.visible_to(user).filter(code=raw.strip()).first()
+        return f"{node.name}（{node.code}）" if node is not None else raw
+    if key in _RECORD_FILTERS and raw.isdigit() and len(raw) <= 18:
+        record_model, name = _RECORD_FILTERS[key]
+        manager: Any = record_model._default_manager
+        record = manager.visible_to(user).filter(pk=int(raw)).first()
+        return name(record) if record is not None else f"#{raw}"
+    if isinstance(value, models.Model):  # a tag, chosen by its code
+        return str(getattr(value, "name", value))
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    choices = getattr(field, "choices", None)
+    if choices is not None:
+        return str(dict(choices).get(raw, raw))
+    return raw
 
 
 def _refused(request: HttpRequest, message: str) -> HttpResponse:

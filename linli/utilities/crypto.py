@@ -8,6 +8,7 @@ travels with each value so keys can rotate while old values stay readable.
 from __future__ import annotations
 
 import base64
+import functools
 import hmac as std_hmac
 import os
 
@@ -43,12 +44,19 @@ def sm4_encrypt(plaintext: str, key_id: str | None = None) -> str:
     key_id = key_id or active_key_id()
     key = _ring()[key_id]
     iv = os.urandom(IV_BYTES)
-    encryptor = Cipher(algorithms.SM4(key), modes.GCM(iv)).encryptor()
     # The key id is authenticated data, so moving a value to another key id breaks the tag.
-    encryptor.authenticate_additional_data(key_id.encode())
-    body = encryptor.update(plaintext.encode("utf-8")) + encryptor.finalize()
-    blob = base64.b64encode(iv + body + encryptor.tag).decode("ascii")
+    sealed = _seal(key, iv, key_id.encode(), plaintext.encode("utf-8"))
+    blob = base64.b64encode(iv + sealed).decode("ascii")
     return f"{PREFIX}${key_id}${blob}"
+
+
+def _seal(key: bytes, iv: bytes, aad: bytes, data: bytes) -> bytes:
+    """SM4-GCM through ``cryptography`` (the project's one SM4 implementation): ciphertext +
+    tag."""
+    encryptor = Cipher(algorithms.SM4(key), modes.GCM(iv)).encryptor()
+    encryptor.authenticate_additional_data(aad)
+    body = encryptor.update(data) + encryptor.finalize()
+    return body + encryptor.tag
 
 
 def key_id_of(stored: str) -> str | None:
@@ -89,9 +97,18 @@ def sm3_hex(data: bytes) -> str:
 
 def blind_index(purpose: str, value: str) -> str:
     """Keyed HMAC-SM3 of a normalised value; the purpose keeps indexes of different fields apart."""
-    mac = hmac.HMAC(settings.LINLI_BLIND_INDEX_KEY, hashes.SM3())
-    mac.update(purpose.encode() + b"\x00" + value.encode("utf-8"))
+    mac = _keyed_hmac(settings.LINLI_BLIND_INDEX_KEY, purpose).copy()
+    mac.update(value.encode("utf-8"))
     return mac.finalize().hex()
+
+
+@functools.lru_cache(maxsize=32)
+def _keyed_hmac(key: bytes, purpose: str) -> hmac.HMAC:
+    """An HMAC-SM3 already keyed and fed the purpose, to be copied for each value: the same
+    MAC as keying a new one, at less than half the cost (imports index every row)."""
+    mac = hmac.HMAC(key, hashes.SM3())
+    mac.update(purpose.encode() + b"\x00")
+    return mac
 
 
 def constant_time_equal(left: str, right: str) -> bool:

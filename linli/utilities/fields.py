@@ -97,8 +97,12 @@ class BlindIndexField(models.CharField):  # type: ignore[type-arg]
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
         kwargs["source"] = self.source
-        for key in ("max_length", "blank", "default", "editable", "db_index"):
+        for key in ("max_length", "blank", "default", "editable"):
             kwargs.pop(key, None)
+        # db_index=False stays: a model that indexes the column through Meta.indexes (no
+        # PostgreSQL varchar_pattern_ops twin, as no blind index is ever searched with LIKE).
+        if not kwargs.pop("db_index", False):
+            kwargs["db_index"] = False
         return name, path, args, kwargs
 
     def purpose(self) -> str:

@@ -400,3 +400,32 @@ def test_the_lists_keep_their_queries_flat(
         with django_assert_max_num_queries(8):
             response = client.get(url(basename))
         assert len(response.json()["results"]) == 5
+
+
+def test_every_figure_names_the_stored_manual_figure_behind_it(
+    api: Any, personas: Any, tree: Any, register: Any, audit_protected: None
+) -> None:
+    figure = services.enter_manual_figure(
+        personas.community_worker_a,
+        region=tree.community_a,
+        metric="mobile_5g_coverage",
+        value="92.5%",
+        evidence="中国移动平阴分公司2024年9月5G覆盖测试报告",
+        valid_from="2024-01-01",
+    )
+    body = (
+        api(personas.community_worker_a)
+        .get(evaluation_url(tree.community_a.code), {"tier": "basic", "date": DAY.isoformat()})
+        .json()
+    )
+    assert body["figures"]["mobile_5g_coverage"]["manual_figure_id"] == figure.pk
+    assert body["figures"]["households_total"]["manual_figure_id"] is None  # the platform's
+    five_g = next(
+        f for f in body["indicators"][1]["figures"] if f["metric"] == "mobile_5g_coverage"
+    )
+    assert five_g["manual_figure_id"] == figure.pk and five_g["source"] == "manual"
+    # The id leads to the figure through the API.
+    detail = api(personas.community_worker_a).get(
+        url("assessment-manualfigure", "detail", five_g["manual_figure_id"])
+    )
+    assert detail.status_code == 200 and detail.json()["evidence"].startswith("中国移动")

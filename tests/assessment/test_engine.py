@@ -358,3 +358,67 @@ def test_the_completion_text_reads_like_the_publications(standard: Standard) -> 
     assert elderly.checks[1].statement == (
         "60岁及以上常住老年人占比 20%，不满足“占比超过 30%”，本项不适用"
     )
+
+
+# ------------------------------------------------------------------ stronger figures settle weaker
+
+
+def test_a_stronger_yes_settles_the_weaker_item_with_its_evidence(standard: Standard) -> None:
+    result = _evaluate(
+        standard,
+        {
+            "online_election": {"value": True, "evidence": "2024年网上选民登记和网络投票记录"},
+            "online_deliberations_per_year": {"value": 3, "evidence": "议事记录3次"},
+            "affairs_disclosure": {"value": True, "evidence": "公开栏截图"},
+        },
+    )
+    participation = _indicator(result, 18)
+    assert participation.verdict == Verdict.MET
+    voter = result.figures.get("online_voter_registration")
+    assert voter is not None and voter.value is True and voter.source == "file"
+    assert voter.evidence == "2024年网上选民登记和网络投票记录"
+    assert "（由“采用网上选民登记、网络投票等方式开展民主选举”推出）" in participation.reason
+    assert "2024年网上选民登记和网络投票记录" in participation.completion_text
+
+
+def test_a_stronger_yes_without_evidence_settles_nothing_more_than_it_has(
+    standard: Standard,
+) -> None:
+    result = _evaluate(standard, {"online_election": True})
+    assert _indicator(result, 18).checks[0].verdict == Verdict.EVIDENCE_MISSING
+
+
+def test_a_reported_figure_that_says_less_than_a_stronger_one_is_a_contradiction(
+    standard: Standard,
+) -> None:
+    raw = {
+        "online_election": {"value": True, "evidence": "网络投票记录"},
+        "online_voter_registration": {"value": False},
+        "residential_buildings_7f": 10,
+        "residential_buildings_7f_monitored": 10,
+        "residential_buildings_19f": 2,
+        "residential_buildings_19f_monitored": 1,
+    }
+    problems: list[str] = []
+    given = read_figures(standard, raw, "file", problems)
+    with pytest.raises(BadFigures) as caught:
+        assemble(standard, given=given)
+    assert caught.value.problems == [
+        "采用网上选民登记等方式开展民主选举填报为否，但“采用网上选民登记、网络投票等方式开展民主选举”"
+        "意味着应为是。",
+        "19层及以上住宅高空抛物监控覆盖率填报为50%，但12层及以上住宅高空抛物监控覆盖率 100%"
+        "意味着应为100%。",
+    ]
+
+
+def test_a_bound_that_meets_the_threshold_meets_it_and_one_that_does_not_decides_nothing(
+    standard: Standard,
+) -> None:
+    met = _evaluate(standard, {"innovation_scenarios_province": 2})
+    scenario = _indicator(met, 22)
+    assert scenario.verdict == Verdict.MET
+    assert scenario.reason == (
+        "创新应用场景数未提供，但不少于 2 项（在省级层面推广的创新应用场景数 2 项） ≥ 1 项"
+    )
+    undecided = _evaluate(standard, {"innovation_scenarios_province": 0})
+    assert _indicator(undecided, 22).verdict == Verdict.EVIDENCE_MISSING

@@ -234,19 +234,29 @@ def test_an_administrator_holding_a_second_role_breaks_the_separation(
     "metric", ["personal_data_encrypted", "administrators_separated", "audit_trail_tamper_evident"]
 )
 def test_live_checks_cannot_be_asserted_by_a_figures_file(
-    register: Any, tree: Any, metric: str, standard: Standard, audit_protected: None
+    register: Any,
+    tree: Any,
+    personas: Any,
+    metric: str,
+    standard: Standard,
+    audit_protected: None,
 ) -> None:
-    from linli.assessment.figures import BadFigures, Figure
+    """A transcribed publication may state its security controls; for a registered community
+    the live check decides, even with ``--override``, and the claim is reported as not used."""
+    from linli.assessment.figures import Figure
 
+    # The separation is broken behind the platform's back; the file says all is well.
+    RoleAssignment.objects.create(
+        user=personas.system_admin, role=Role.objects.get(code="audit_admin"), region=tree.county
+    )
     given = {
         metric: Figure(metric=metric, value=True, source=FigureSource.FILE, evidence="我们说有")
     }
-    with pytest.raises(BadFigures, match="由平台实时检查"):
-        evaluate_community(
-            tree.community_a,
-            tier="basic",
-            on=DAY,
-            given=given,
-            allow_override=True,
-            fresh_audit=True,
-        )
+    result = evaluate_community(
+        tree.community_a, tier="basic", on=DAY, given=given, allow_override=True, fresh_audit=True
+    )
+    figure = result.figures.get(metric)
+    assert figure is not None and figure.source == FigureSource.PLATFORM
+    assert figure.evidence != "我们说有"
+    assert any("由平台实时检查" in w and "不予采用" in w for w in result.figures.warnings)
+    assert _security(result).verdict == Verdict.NOT_MET

@@ -228,3 +228,60 @@ def test_counts_and_percentages_are_compared_with_sensible_values() -> None:
     problems = _problems(data)
     assert any("a count is compared with a whole number" in p for p in problems)
     assert any("a percentage lies between 0 and 100" in p for p in problems)
+
+
+def test_implications_are_checked_like_everything_else() -> None:
+    data = copy.deepcopy(_data())
+    metrics, formulas = data["metrics"], data["formulas"]
+    metrics["online_voter_registration"]["implied_by"] = [
+        {"subject": "online_elections", "reading": "…"}
+    ]
+    metrics["online_deliberation"]["implied_by"] = [
+        {"subject": "online_election", "op": ">=", "value": 1, "reading": "…"}
+    ]
+    formulas["falling_object_coverage_19f"]["implied_by"] = [
+        {"subject": "falling_object_coverage_12f", "op": ">=", "value": 100, "reading": "…"}
+    ]
+    formulas["falling_object_coverage_12f"]["implied_by"] = [
+        {
+            "subject": "falling_object_coverage_12f",
+            "op": ">=",
+            "value": 100,
+            "gives": 100,
+            "reading": "…",
+        }
+    ]
+    metrics["smart_convenience_facilities"]["implied_by"] = [
+        {"subject": "convenience_facility_coverage", "op": "≥", "value": 100, "reading": "…"}
+    ]
+    problems = _problems(data)
+    assert (
+        "metrics.online_voter_registration.implied_by[0].subject: 'online_elections' is not a "
+        "defined metric or formula" in problems
+    )
+    assert any(
+        "online_deliberation.implied_by[0]: 'online_election' is yes/no" in p for p in problems
+    )
+    assert any(
+        "falling_object_coverage_19f.implied_by[0].gives: the value the implied figure takes" in p
+        for p in problems
+    )
+    assert any("a figure cannot imply itself" in p for p in problems)
+    assert any("smart_convenience_facilities.implied_by[0].op" in p for p in problems)
+
+
+def test_the_shipped_implications_go_from_the_stronger_figure_to_the_weaker(
+    standard: Any,
+) -> None:
+    implied = {
+        name: [(i.subject, i.op, i.value, i.gives) for i in standard.quantity(name).implied_by]
+        for name in standard.names()
+        if standard.quantity(name).implied_by
+    }
+    assert implied == {
+        "smart_convenience_facilities": [("convenience_facility_coverage", ">=", 100, None)],
+        "online_voter_registration": [("online_election", "", None, None)],
+        "online_deliberation": [("online_deliberations_per_year", ">=", 1, None)],
+        "falling_object_coverage_19f": [("falling_object_coverage_12f", ">=", 100, 100)],
+        "falling_object_coverage_12f": [("falling_object_coverage_7f", ">=", 100, 100)],
+    }

@@ -90,3 +90,15 @@ def test_a_rate_is_never_shown_on_the_wrong_side_of_its_threshold() -> None:
     # 69.996 % rounds to 70.0 %: shown with the digits that keep it below 70.
     assert percent_text(Fraction("69.996"), Fraction(70)) == "69.996%"
     assert percent_text(Fraction(2, 3) * 100, Fraction(70)) == "66.7%"
+
+
+def test_a_rate_is_never_rounded_onto_a_whole_number_it_is_not() -> None:
+    # 423 of 529 households: one decimal would write "80%", which is 成长型's threshold and
+    # which the rate does not reach — whether or not the threshold is in view.
+    tv = Fraction(423 * 100, 529)
+    assert percent_text(tv) == "79.96%"
+    assert percent_text(tv, Fraction(70)) == "79.96%"
+    assert percent_text(tv, Fraction(80)) == "79.96%"
+    assert percent_text(Fraction("80.04")) == "80.04%"
+    assert percent_text(Fraction("99.999999")) == "99.999999%"
+    assert percent_text(Fraction(80)) == "80%"

@@ -388,7 +388,7 @@ def test_residence_export_masks_the_person_and_names_the_house(
     assert (row["小区名称"], row["楼栋号"], row["单元号"], row["房号"]) == (
         "锦源小区", "1", "1单元", "101"
     )  # fmt: skip
-    assert (row["与房屋关系"], row["与户主关系"]) == ("业主", "户主")
+    assert (row["与房屋关系"], row["与户主关系"]) == ("产权人", "户主")
     assert (row["入住日期"], row["迁出日期"], row["是否主要住所"]) == ("2010-03-01", None, "是")
 
 
@@ -458,9 +458,9 @@ def test_exports_write_chinese_labels_and_names_never_codes_or_ids(
 
     compounds = sheets["compounds"]
     jinyuan = row_where(compounds, "小区名称", "锦源小区")
-    assert (jinyuan["小区类型"], jinyuan["物业公司"]) == ("封闭式", "锦源物业服务有限公司")
+    assert (jinyuan["小区类型"], jinyuan["物业公司"]) == ("封闭式小区", "锦源物业服务有限公司")
     assert (jinyuan["所属区域"], jinyuan["楼栋数"], jinyuan["房屋数"]) == ("锦源社区", 1, 4)
-    assert "开放式" in column(compounds, "小区类型")
+    assert "开放式小区" in column(compounds, "小区类型")
 
     buildings = sheets["buildings"]
     assert sorted(column(buildings, "小区名称")) == ["河畔小区", "锦源小区"]
@@ -477,7 +477,7 @@ def test_exports_write_chinese_labels_and_names_never_codes_or_ids(
     )  # fmt: skip
 
     residences = sheets["residences"]
-    assert set(column(residences, "与房屋关系")) == {"业主", "家庭成员", "租户"}
+    assert set(column(residences, "与房屋关系")) == {"产权人", "家庭成员", "承租人"}
     assert set(column(residences, "与户主关系")) == {"户主", "配偶", None}
 
     rentals = sheets["rentals"]

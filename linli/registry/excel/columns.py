@@ -6,8 +6,11 @@ fill in, not UI text, and it must read the same whatever the interface language.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+
+from django.db.models import TextChoices
+from django.utils import translation
 
 from linli.registry.choices import (
     CompoundKind,
@@ -29,100 +32,115 @@ ERROR_HEADER = "错误原因"
 INSTRUCTIONS_SHEET = "填写说明"
 EXAMPLES_SHEET = "示例"
 
-# Labels written in the sheet → stored value. The first label of each value is the one the
-# template lists and exports write; the others are accepted spellings.
-REGISTRATION_TYPES: dict[str, str] = {
-    "户籍人口": RegistrationType.REGISTERED,
-    "户籍": RegistrationType.REGISTERED,
-    "常住人口": RegistrationType.PERMANENT,
-    "常住": RegistrationType.PERMANENT,
-    "流动人口": RegistrationType.FLOATING,
-    "流动": RegistrationType.FLOATING,
-}
-EDUCATION: dict[str, str] = {
-    "未上学": Education.NONE,
-    "小学": Education.PRIMARY,
-    "初中": Education.JUNIOR,
-    "高中/中专": Education.SENIOR,
-    "高中": Education.SENIOR,
-    "中专": Education.SENIOR,
-    "大专": Education.COLLEGE,
-    "本科": Education.BACHELOR,
-    "研究生": Education.POSTGRADUATE,
-    "不详": Education.UNKNOWN,
-}
-EMPLOYMENT: dict[str, str] = {
-    "在业": Employment.EMPLOYED,
-    "个体": Employment.SELF_EMPLOYED,
-    "失业": Employment.UNEMPLOYED,
-    "退休": Employment.RETIRED,
-    "学生": Employment.STUDENT,
-    "务农": Employment.FARMER,
-    "其他": Employment.OTHER,
-    "不详": Employment.UNKNOWN,
-}
-POLITICAL_STATUS: dict[str, str] = {
-    "中共党员": PoliticalStatus.CPC_MEMBER,
-    "中共预备党员": PoliticalStatus.CPC_PROBATIONARY,
-    "共青团员": PoliticalStatus.CYL_MEMBER,
-    "民主党派": PoliticalStatus.DEMOCRATIC_PARTY,
-    "群众": PoliticalStatus.MASSES,
-}
-RESIDENCE_RELATIONS: dict[str, str] = {
-    "业主": ResidenceRelation.OWNER,
-    "租户": ResidenceRelation.TENANT,
-    "家庭成员": ResidenceRelation.FAMILY,
-    "其他": ResidenceRelation.OTHER,
-}
-HEAD_RELATIONS: dict[str, str] = {
-    "户主": HeadRelation.HEAD,
-    "本人": HeadRelation.HEAD,
-    "配偶": HeadRelation.SPOUSE,
-    "子女": HeadRelation.CHILD,
-    "父母": HeadRelation.PARENT,
-    "祖父母": HeadRelation.GRANDPARENT,
-    "孙子女": HeadRelation.GRANDCHILD,
-    "兄弟姐妹": HeadRelation.SIBLING,
-    "其他亲属": HeadRelation.OTHER,
-    "非亲属": HeadRelation.NONE,
-}
-HOUSE_USES: dict[str, str] = {
-    "自住": HouseUse.OWNER_OCCUPIED,
-    "出租": HouseUse.RENTED,
-    "空置": HouseUse.VACANT,
-    "商用": HouseUse.COMMERCIAL,
-    "其他": HouseUse.OTHER,
-}
-COMPOUND_KINDS: dict[str, str] = {
-    "封闭式": CompoundKind.CLOSED,
-    "封闭": CompoundKind.CLOSED,
-    "开放式": CompoundKind.OPEN,
-    "开放": CompoundKind.OPEN,
-}
-ORGANISATION_KINDS: dict[str, str] = {
-    "政府部门": OrganisationKind.DEPARTMENT,
-    "党组织": OrganisationKind.PARTY,
-    "社会组织": OrganisationKind.SOCIAL,
-    "物业公司": OrganisationKind.PROPERTY,
-    "商户": OrganisationKind.MERCHANT,
-    "其他": OrganisationKind.OTHER,
-}
-YES_NO: dict[str, str] = {"是": "1", "否": "0"}
-GENDERS: dict[str, str] = {"男": Gender.MALE, "女": Gender.FEMALE}
-RENTAL_MODES: dict[str, str] = {
-    "整租": RentalMode.WHOLE,
-    "合租": RentalMode.SHARED,
-    "单间出租": RentalMode.ROOM,
-    "单间": RentalMode.ROOM,
-}
-RENTAL_CHANNELS: dict[str, str] = {
-    "房东直租": RentalChannel.SELF,
-    "中介": RentalChannel.AGENCY,
-    "网络平台": RentalChannel.PLATFORM,
-    "单位宿舍": RentalChannel.EMPLOYER,
-    "其他渠道": RentalChannel.OTHER,
-    "其他": RentalChannel.OTHER,
-}
+
+class SheetChoices(Mapping[str, str]):
+    """Labels written in the sheet → stored value, for one choice class of the models.
+
+    The labels are the ones the forms show: the choice class's labels in Simplified Chinese,
+    whatever the interface language (the sheet is an exchange format). They come first, so
+    templates and exports write them; ``aliases`` are older or shorter spellings the importer
+    still accepts, so files filled in before keep importing. Built on first use: the
+    translations are not loaded while the apps are.
+    """
+
+    def __init__(
+        self, choices: type[TextChoices] | None, aliases: Mapping[str, str] | None = None
+    ) -> None:
+        self._choices = choices
+        self._aliases = dict(aliases or {})
+        self._labels: dict[str, str] | None = None
+        self._canonical: dict[str, str] = {}
+
+    def _mapping(self) -> dict[str, str]:
+        if self._labels is None:
+            labels: dict[str, str] = {}
+            if self._choices is not None:
+                with translation.override("zh-hans"):
+                    labels = {str(label): str(value) for value, label in self._choices.choices}
+            for alias, value in self._aliases.items():
+                labels.setdefault(alias, str(value))
+            canonical: dict[str, str] = {}
+            for label, value in labels.items():
+                canonical.setdefault(value, label)
+            self._canonical = canonical
+            self._labels = labels
+        return self._labels
+
+    def label(self, value: str) -> str:
+        """The label the forms show for a stored value (the value itself if unknown)."""
+        self._mapping()
+        return self._canonical.get(value, value)
+
+    def canonical_labels(self) -> list[str]:
+        """The labels templates list and exports write: one per value, as the forms show it."""
+        self._mapping()
+        return list(self._canonical.values())
+
+    def __getitem__(self, label: str) -> str:
+        return self._mapping()[label]
+
+    def __contains__(self, label: object) -> bool:
+        return label in self._mapping()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapping())
+
+    def __len__(self) -> int:
+        return len(self._mapping())
+
+
+REGISTRATION_TYPES = SheetChoices(
+    RegistrationType,
+    {
+        "户籍": RegistrationType.REGISTERED,
+        "常住": RegistrationType.PERMANENT,
+        "流动": RegistrationType.FLOATING,
+    },
+)
+EDUCATION = SheetChoices(Education, {"高中": Education.SENIOR, "中专": Education.SENIOR})
+EMPLOYMENT = SheetChoices(
+    Employment,
+    {
+        # The spellings of the first templates.
+        "在业": Employment.EMPLOYED,
+        "个体": Employment.SELF_EMPLOYED,
+        "失业": Employment.UNEMPLOYED,
+        "退休": Employment.RETIRED,
+        "其他": Employment.OTHER,
+    },
+)
+POLITICAL_STATUS = SheetChoices(PoliticalStatus)
+RESIDENCE_RELATIONS = SheetChoices(
+    ResidenceRelation,
+    {
+        "业主": ResidenceRelation.OWNER,
+        "租户": ResidenceRelation.TENANT,
+        "其他": ResidenceRelation.OTHER,
+    },
+)
+HEAD_RELATIONS = SheetChoices(
+    HeadRelation,
+    {
+        "本人": HeadRelation.HEAD,
+        "祖父母": HeadRelation.GRANDPARENT,
+        "孙子女": HeadRelation.GRANDCHILD,
+    },
+)
+HOUSE_USES = SheetChoices(HouseUse, {"其他": HouseUse.OTHER})
+COMPOUND_KINDS = SheetChoices(
+    CompoundKind,
+    {
+        "封闭式": CompoundKind.CLOSED,
+        "封闭": CompoundKind.CLOSED,
+        "开放式": CompoundKind.OPEN,
+        "开放": CompoundKind.OPEN,
+    },
+)
+ORGANISATION_KINDS = SheetChoices(OrganisationKind, {"其他": OrganisationKind.OTHER})
+YES_NO = SheetChoices(None, {"是": "1", "否": "0"})
+GENDERS = SheetChoices(Gender)
+RENTAL_MODES = SheetChoices(RentalMode, {"单间": RentalMode.ROOM})
+RENTAL_CHANNELS = SheetChoices(RentalChannel, {"其他": RentalChannel.OTHER})
 
 # The 56 nationalities of the national standard (GB/T 3304), plus the two catch-alls it defines.
 ETHNICITIES: frozenset[str] = frozenset(
@@ -191,6 +209,8 @@ ETHNICITIES: frozenset[str] = frozenset(
 
 def label_of(choices: Mapping[str, str], value: str) -> str:
     """The first (canonical) label of a stored value, for exports and error files."""
+    if isinstance(choices, SheetChoices):
+        return choices.label(value)
     for label, stored in choices.items():
         if stored == value:
             return label
@@ -277,8 +297,8 @@ PLACES = Sheet(
             "compound_kind",
             "choice",
             choices=COMPOUND_KINDS,
-            help="新建小区时使用，留空为封闭式",
-            example="封闭式",
+            help="新建小区时使用，留空为封闭式小区",
+            example="封闭式小区",
         ),
         Column(
             "楼栋号", "building", required=True, max_length=20, help="楼栋不存在时新建", example="1"
@@ -301,7 +321,7 @@ PLACES = Sheet(
             "use",
             "choice",
             choices=HOUSE_USES,
-            help="留空时由居住情况推定（有租户为出租，有住户为自住，无人为空置）",
+            help="留空时由居住情况推定（有承租人为出租，有住户为自住，无人为空置）",
             example="",
         ),
         Column("千兆", "has_gigabit", "bool", help="是否千兆光纤入户", example="是"),
@@ -325,7 +345,7 @@ PLACES = Sheet(
         (
             "370124001022",
             "锦源小区",
-            "封闭式",
+            "封闭式小区",
             "1",
             "6",
             "1",
@@ -345,7 +365,7 @@ PLACES = Sheet(
         (
             "370124001022",
             "锦源小区",
-            "封闭式",
+            "封闭式小区",
             "1",
             "6",
             "1",
@@ -406,7 +426,7 @@ PEOPLE = Sheet(
             "choice",
             choices=EMPLOYMENT,
             help="留空为不详",
-            example="在业",
+            example="在职",
         ),
         Column(
             "政治面貌",
@@ -424,7 +444,7 @@ PEOPLE = Sheet(
             "choice",
             choices=RESIDENCE_RELATIONS,
             help="填写了房屋时必填",
-            example="业主",
+            example="产权人",
         ),
         Column("与户主关系", "head_relation", "choice", choices=HEAD_RELATIONS, example="户主"),
         Column(
@@ -443,14 +463,14 @@ PEOPLE = Sheet(
             "户籍人口",
             "汉族",
             "本科",
-            "在业",
+            "在职",
             "群众",
             "370124001022",
             "锦源小区",
             "1",
             "1",
             "101",
-            "业主",
+            "产权人",
             "户主",
             "2015-06-01",
         ),
@@ -461,7 +481,7 @@ PEOPLE = Sheet(
             "常住人口",
             "回族",
             "大专",
-            "个体",
+            "个体经营",
             "中共党员",
             "370124001022",
             "锦源小区",
@@ -479,7 +499,7 @@ PEOPLE = Sheet(
             "流动人口",
             "汉族",
             "高中/中专",
-            "在业",
+            "在职",
             "群众",
             "370124001022",
             "",

@@ -442,16 +442,23 @@ def filter_params(kind: str, source: Mapping[str, Any]) -> dict[str, str]:
     return {key: str(source.get(key)) for key in filter_keys(kind) if source.get(key)}
 
 
-def _filtered(queryset: Any, kind: str, params: Mapping[str, str]) -> Any:
-    """Exactly the list page's filters (the same FilterSet), read from its query string, so an
-    export never holds more than the list the user was looking at."""
+def filterset(kind: str, params: Mapping[str, str], queryset: Any = None) -> Any:
+    """The kind's list page FilterSet bound to ``params`` (on no rows unless given)."""
     data = QueryDict(mutable=True)
     for key, value in params.items():
         data[key] = value
-    filterset = _filterset_class(kind)(data, queryset=queryset)
-    if not filterset.is_valid():
+    if queryset is None:
+        queryset = EXPORT_KINDS[kind].model.objects.none()
+    return _filterset_class(kind)(data, queryset=queryset)
+
+
+def _filtered(queryset: Any, kind: str, params: Mapping[str, str]) -> Any:
+    """Exactly the list page's filters (the same FilterSet), read from its query string, so an
+    export never holds more than the list the user was looking at."""
+    bound = filterset(kind, params, queryset)
+    if not bound.is_valid():
         raise ServiceError("export.filters", _("The filters of the export are not valid."))
-    return filterset.qs
+    return bound.qs
 
 
 def export_queryset(actor: Any, kind: str, params: Mapping[str, str]) -> Any:

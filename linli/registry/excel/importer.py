@@ -454,7 +454,7 @@ def _finish(job: ImportJob, sheet: Sheet, rejected: list[Rejected], failures: li
             % {"rows": shown, "more": more}
         )
     if failures:
-        parts.append(_("Failed batches: %(batches)s.") % {"batches": "; ".join(failures)})
+        parts.append(_("Failed batches: %(batches)s.") % {"batches": "；".join(failures)})
     job.status = ImportStatus.DONE
     job.finished_at = timezone.now()
     job.message = " ".join(parts)
@@ -1092,6 +1092,7 @@ class PeopleImporter(Importer):
             )
             self.houses[key] = (pk, region_id)
         self.seen: dict[str, int] = {}
+        self.address_keys: dict[tuple[str, ...], tuple[str, str, str, str, str]] = {}
         self.residents = HouseResidents(self.today)
         self.statistics = TableStatistics([Person, Residence])
         # Rows whose ID number is registered outside the importer's area (one audit entry).
@@ -1120,13 +1121,17 @@ class PeopleImporter(Importer):
                     % {"columns": "、".join(c.header for c in self.address_columns)}
                 )
             else:
-                key = (
-                    data["region"].code[:12],
-                    name_key(address[0]),
-                    number_key(address[1]),
-                    number_key(address[2]),
-                    number_key(address[3]),
-                )
+                # A sheet names the same houses again and again: normalise each address once.
+                written = (data["region"].code[:12], *address)
+                key = self.address_keys.get(written)
+                if key is None:
+                    key = self.address_keys[written] = (
+                        written[0],
+                        name_key(address[0]),
+                        number_key(address[1]),
+                        number_key(address[2]),
+                        number_key(address[3]),
+                    )
                 house = self.houses.get(key)
                 if house is None:
                     reasons.append(

@@ -113,7 +113,8 @@ def check_headers(sheet: Sheet, headers: list[str]) -> None:
                 "The first row of sheet “%(sheet)s” does not match the template (%(problems)s). "
                 "Download the template and keep its header row."
             )
-            % {"sheet": sheet.name, "problems": "; ".join(problems)},
+            # The parts are Chinese (缺少列：…), so they are joined with the Chinese semicolon.
+            % {"sheet": sheet.name, "problems": "；".join(problems)},
         )
 
 

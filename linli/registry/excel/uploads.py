@@ -8,11 +8,14 @@ from typing import Any
 
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest
+from django.utils.http import parse_header_parameters
 
 from linli.registry.excel.importer import max_upload_bytes
 
 # Room for the multipart framing and the form's other fields.
 _FORM_OVERHEAD = 64 * 1024
+# How much of a refused body is read to find the small fields sent before the file.
+_HEAD = 16 * 1024
 
 
 def declared_too_large(request: HttpRequest) -> int | None:
@@ -49,3 +52,26 @@ def install(request: HttpRequest) -> SizeLimitHandler:
     handler = SizeLimitHandler(request)
     request.upload_handlers.insert(0, handler)
     return handler
+
+
+def fields_before_file(request: HttpRequest, names: tuple[str, ...]) -> dict[str, str]:
+    """The named plain fields of a multipart body refused for its declared size, read from the
+    first few kilobytes only: browsers send the fields in the order of the form, the target
+    region before the file, so the page can come back with the region still chosen."""
+    kind, params = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
+    boundary = params.get("boundary", "")
+    if kind != "multipart/form-data" or not boundary:
+        return {}
+    head = request.read(_HEAD)
+    found: dict[str, str] = {}
+    # Every part but the last is complete: it is followed by the next boundary.
+    for part in head.split(b"--" + boundary.encode("latin-1"))[1:-1]:
+        headers, _blank, value = part.partition(b"\r\n\r\n")
+        for line in headers.decode("latin-1").split("\r\n"):
+            if not line.lower().startswith("content-disposition:"):
+                continue
+            _kind, disposition = parse_header_parameters(line.split(":", 1)[1])
+            name = disposition.get("name", "")
+            if name in names and "filename" not in disposition:
+                found[name] = value.removesuffix(b"\r\n").decode("utf-8", "replace")
+    return found

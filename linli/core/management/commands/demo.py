@@ -18,8 +18,10 @@ from django.utils import timezone, translation
 from linli.accounts import services as accounts
 from linli.accounts.choices import BuiltinRole
 from linli.accounts.models import PasswordHistory, Role, RoleAssignment, User
+from linli.assessment import demo as assessment_demo
 from linli.audit import services as audit
 from linli.audit.choices import AuditAction
+from linli.events import demo as events_demo
 from linli.regions import services as regions
 from linli.regions.choices import RegionLevel
 from linli.regions.models import RegionNode
@@ -267,6 +269,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.WARNING("No tag in the taxonomy for: " + ", ".join(county.tags_missing))
             )
+        self._seed_assessment(summary["users"])
+        self._seed_events(summary["users"])
         self.stdout.write("")
         self.stdout.write(
             self.style.WARNING(
@@ -293,3 +297,37 @@ class Command(BaseCommand):
         self.stdout.write(
             "登录 Sign in at the address `linli serve` prints (default http://127.0.0.1:8000/)."
         )
+
+    def _seed_events(self, users: dict[str, User]) -> None:
+        """Departments, dispatch rules and events in every state (``linli.events.demo``); a
+        second run adds nothing."""
+        seeded = events_demo.load_demo_events(users)
+        self.stdout.write(
+            f"Event hub (事件) demo: {seeded.events_created} events created, "
+            f"{seeded.scenarios_skipped} already there; {seeded.marked_overdue} overdue, "
+            f"{seeded.escalated} escalated"
+        )
+
+    def _seed_assessment(self, users: dict[str, User]) -> None:
+        """Evidenced manual figures for a few communities, the showcase's stored assessment and
+        its draft publication (``linli.assessment.demo``); each only once."""
+        seeded = assessment_demo.seed(users)
+        self.stdout.write("Self-assessment (指标自评) demo figures:")
+        for community in seeded.communities:
+            if community.problem:
+                state = f"not entered: {community.problem}"
+            elif community.already_seeded:
+                state = "already entered, left as they are"
+            else:
+                state = f"{community.entered} figures entered with evidence"
+            reached = community.tier_reached or "no tier (未达到)"
+            self.stdout.write(
+                f"  {community.name} {community.code}: {state}; tier reached today: {reached}"
+            )
+        if seeded.assessment is not None and seeded.publication is not None:
+            self.stdout.write(
+                f"  stored assessment #{seeded.assessment.pk} "
+                f"({'created' if seeded.assessment_created else 'already stored'}), draft "
+                f"publication #{seeded.publication.pk} "
+                f"({'created' if seeded.publication_created else 'already drafted'})"
+            )
